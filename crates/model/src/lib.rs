@@ -1,1 +1,17 @@
-//! placeholder
+//! Pure types and rules of Ficus: the plan (raw → checked), the five phases and their
+//! transitions, route matching and the routing decision. No I/O, no async runtime.
+
+pub mod defaults;
+pub mod phase;
+pub mod plan;
+pub mod routing;
+pub mod side;
+pub mod state;
+
+pub use phase::{
+    Phase, PhaseParseError, RollbackTarget, Transition, TransitionError, TransitionKind,
+};
+pub use plan::{Domain, Plan, PlanError, Route, StickyKey, TokenSource, Unmatched, Upstream};
+pub use routing::{Bucket, Decision, Percent, RouteMatch, RouteTable, decide};
+pub use side::Side;
+pub use state::DomainState;

@@ -1,1 +1,9 @@
-//! placeholder
+//! Two honest HTTP services over the Chinook sample database, used by the Ficus demo: `legacy`
+//! (the schema as shipped, SQLite or MariaDB) and `new` (a redesigned SQLite schema), same JSON API.
+
+pub mod api;
+pub mod data;
+pub mod legacy;
+pub mod new;
+
+pub use data::write_chinook_sqlite;

@@ -1,0 +1,24 @@
+//! Every default of the plan, named once with its unit.
+
+use std::time::Duration;
+
+/// Where the gateway listens when the plan does not say.
+pub const LISTENER_ADDRESS: &str = "127.0.0.1:8080";
+/// Where the admin API listens when the plan does not say (loopback only).
+pub const ADMIN_ADDRESS: &str = "127.0.0.1:9900";
+/// The environment variable that holds the admin bearer token by default.
+pub const ADMIN_TOKEN_ENV: &str = "FICUS_ADMIN_TOKEN";
+/// The state store file, relative to the plan file's directory.
+pub const STATE_PATH: &str = "ficus-state.db";
+/// Largest request body the gateway forwards, in bytes (10 MiB); larger gets 413.
+pub const MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// Time to establish a TCP connection to an upstream.
+pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time from sending a request to receiving the upstream's response head.
+pub const UPSTREAM_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle keep-alive connections kept per upstream.
+pub const UPSTREAM_POOL_MAX_IDLE: usize = 256;
+/// How long an idle pooled upstream connection is kept.
+pub const UPSTREAM_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Number of sticky buckets: a percentage is applied at a resolution of 0.01 %.
+pub const BUCKETS: u16 = 10_000;

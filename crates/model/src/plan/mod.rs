@@ -1,0 +1,165 @@
+//! The plan (`ficus.toml`): parsed raw, then checked into the model below, which is the only
+//! thing the runtime sees. See the README's plan reference for every key.
+
+mod check;
+mod error;
+mod locate;
+mod raw;
+
+pub use error::{PlanError, PlanIssue};
+
+use crate::phase::Phase;
+use crate::routing::{Percent, RouteTable};
+use crate::side::Side;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A checked plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub listener: Listener,
+    pub admin: Admin,
+    /// The SQLite file of the control-plane store (absolute, or relative to the working
+    /// directory when the plan was given as text).
+    pub state_path: PathBuf,
+    /// `[legacy, new]`, indexed by [`Side::index`].
+    pub upstreams: [Upstream; 2],
+    pub unmatched: Unmatched,
+    /// Domains in name order.
+    pub domains: Vec<Domain>,
+    /// The compiled routes of every domain.
+    pub routes: RouteTable,
+}
+
+/// The gateway's listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub address: SocketAddr,
+    /// Largest request body forwarded, in bytes; larger gets 413.
+    pub max_body_bytes: u64,
+}
+
+/// The admin API's listener and token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    pub address: SocketAddr,
+    pub token: TokenSource,
+}
+
+/// Where the admin bearer token comes from. Read at start-up by `serve`, never by `validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable.
+    Env(String),
+    /// A file whose content (trimmed) is the token.
+    File(PathBuf),
+}
+
+/// One backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub side: Side,
+    /// `host:port` to connect to.
+    pub authority: String,
+    /// Path prefix prepended to every forwarded path, without a trailing slash ("" for none).
+    pub path_prefix: String,
+    pub connect_timeout: Duration,
+    /// From sending the request to receiving the response head; past it the gateway answers 504.
+    pub request_timeout: Duration,
+    /// Idle keep-alive connections kept to this upstream.
+    pub pool_max_idle: usize,
+}
+
+impl Upstream {
+    /// The base URL as written in a plan: `http://host:port/prefix`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.authority, self.path_prefix)
+    }
+}
+
+/// What happens to a request no domain claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmatched {
+    /// Forward it to this side.
+    Forward(Side),
+    /// Answer 404.
+    Reject,
+}
+
+/// A unit of migration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    pub name: String,
+    pub routes: Vec<Route>,
+    /// The phase a domain starts in when the store has none for it yet.
+    pub initial_phase: Phase,
+    pub read_new_percent: Percent,
+    pub shadow_percent: Percent,
+    /// Where the subject of a request is read from, for the sticky read ramp.
+    pub sticky: Option<StickyKey>,
+}
+
+/// Method set and path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Upper-case methods; `None` for every method.
+    pub methods: Option<Vec<String>>,
+    /// A matchit template such as `/invoices/{id}`.
+    pub path: String,
+}
+
+/// Where the sticky key of a request is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StickyKey {
+    /// A request header (name lower-cased).
+    Header(String),
+    /// A cookie.
+    Cookie(String),
+    /// A query parameter.
+    Query(String),
+    /// A path parameter of the matched template.
+    PathParam(String),
+}
+
+impl Plan {
+    /// Read and check a plan file. Opens no socket or database.
+    ///
+    /// # Errors
+    /// [`PlanError`] naming the file; an unreadable file is one issue with an empty path.
+    pub fn load(path: &Path) -> Result<Plan, PlanError> {
+        let origin = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| PlanError {
+            origin: origin.clone(),
+            issues: vec![PlanIssue {
+                path: String::new(),
+                line: None,
+                message: format!("cannot read the plan: {e}"),
+            }],
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Plan::parse(&src, &origin, base)
+    }
+
+    /// Check plan text. `origin` names it in messages; relative file paths in the plan are
+    /// resolved against `base_dir`.
+    ///
+    /// # Errors
+    /// [`PlanError`] with every problem found.
+    pub fn parse(src: &str, origin: &str, base_dir: &Path) -> Result<Plan, PlanError> {
+        check::parse(src, base_dir).map_err(|issues| PlanError {
+            origin: origin.to_owned(),
+            issues,
+        })
+    }
+
+    /// The upstream of one side.
+    pub fn upstream(&self, side: Side) -> &Upstream {
+        &self.upstreams[side.index()]
+    }
+
+    /// A domain by name.
+    pub fn domain(&self, name: &str) -> Option<&Domain> {
+        self.domains.iter().find(|d| d.name == name)
+    }
+}

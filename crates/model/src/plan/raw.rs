@@ -1,0 +1,95 @@
+//! The plan as written: serde structs that mirror `ficus.toml` one to one. Unknown keys are
+//! rejected here; meaning is checked in `check.rs`. Nothing outside the plan module sees these.
+
+use crate::phase::Phase;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPlan {
+    #[serde(default)]
+    pub listener: RawListener,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
+    pub state: RawState,
+    pub upstreams: RawUpstreams,
+    #[serde(default)]
+    pub unmatched: RawUnmatched,
+    #[serde(default)]
+    pub domains: BTreeMap<String, RawDomain>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawListener {
+    pub address: Option<String>,
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdmin {
+    pub address: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstreams {
+    pub legacy: RawUpstream,
+    pub new: RawUpstream,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstream {
+    pub url: String,
+    #[serde(default, with = "humantime_serde::option")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub request_timeout: Option<Duration>,
+    pub pool_max_idle: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUnmatched {
+    pub upstream: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDomain {
+    pub phase: Option<Phase>,
+    pub read_new_percent: Option<f64>,
+    pub shadow_percent: Option<f64>,
+    pub sticky: Option<RawSticky>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSticky {
+    pub header: Option<String>,
+    pub cookie: Option<String>,
+    pub query: Option<String>,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub methods: Option<Vec<String>>,
+    pub path: String,
+}
