@@ -1,1 +1,24 @@
-//! placeholder
+//! The Ficus data plane: a hyper listener that matches each request to a domain, decides the
+//! primary from the latest [`RoutingTable`] snapshot, and streams the request to it.
+//!
+//! The request path, in order (DESIGN.md): match → decide → forward → record. Enqueue and
+//! shadow come with later issues. The hot path only reads the latest snapshot; it never waits on
+//! the control plane.
+
+mod body;
+mod error;
+mod forward;
+mod headers;
+mod metrics;
+mod problem;
+mod server;
+mod sticky;
+mod table;
+mod upstream;
+
+pub use error::{Failure, FailureSide};
+pub use forward::Gateway;
+pub use metrics::{Outcome, describe_metrics};
+pub use server::{ServeError, serve};
+pub use table::{RoutingTable, SnapshotHandle};
+pub use upstream::{UpstreamClient, Upstreams};

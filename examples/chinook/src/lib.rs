@@ -5,5 +5,6 @@ pub mod api;
 pub mod data;
 pub mod legacy;
 pub mod new;
+mod sqlite;
 
 pub use data::write_chinook_sqlite;

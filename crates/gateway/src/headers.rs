@@ -1,0 +1,200 @@
+//! Header rules of a forwarding proxy: hop-by-hop headers removed (RFC 9110 §7.6.1), the
+//! client's address, scheme and host passed on (`X-Forwarded-*`, RFC 7239 `Forwarded`), and the
+//! W3C trace context (`traceparent`) and `x-request-id` passed on or created.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::net::SocketAddr;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Remove hop-by-hop headers, including every header named in `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Append the client to `X-Forwarded-For` and `Forwarded`, and set `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` (the latter from the original `Host`, or the HTTP/2 `:authority`).
+pub fn set_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: Option<&str>) {
+    let ip = client.ip();
+    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    // RFC 7239 §6: IPv6 addresses are quoted and bracketed.
+    let node = if ip.is_ipv6() {
+        format!("\"[{ip}]\"")
+    } else {
+        ip.to_string()
+    };
+    let mut element = format!("for={node};proto=http");
+    if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
+        if let Ok(v) = HeaderValue::from_str(host) {
+            headers.insert(X_FORWARDED_HOST, v);
+        }
+        element.push_str(&format!(";host=\"{host}\""));
+    }
+    if let Ok(v) = HeaderValue::from_str(&element) {
+        headers.append(FORWARDED, v);
+    }
+}
+
+/// The request id: the client's `x-request-id` if it is a sane token, else a new random one.
+/// Set on the forwarded request; returned for logs and the response.
+pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
+    if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
+        if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
+            return id.to_owned();
+        }
+    }
+    let id = hex(&rand::random::<[u8; 16]>());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(X_REQUEST_ID, v);
+    }
+    id
+}
+
+/// Keep a valid W3C `traceparent` (version 00) as it is, or start a new sampled trace.
+/// Returns the trace id.
+pub fn ensure_traceparent(headers: &mut HeaderMap) -> String {
+    if let Some(tp) = headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()) {
+        if let Some(trace_id) = valid_traceparent(tp) {
+            return trace_id.to_owned();
+        }
+    }
+    let trace_id = hex(&rand::random::<[u8; 16]>());
+    let span_id = hex(&rand::random::<[u8; 8]>());
+    if let Ok(v) = HeaderValue::from_str(&format!("00-{trace_id}-{span_id}-01")) {
+        headers.insert(TRACEPARENT, v);
+    }
+    headers.remove("tracestate");
+    trace_id
+}
+
+/// The trace id of a valid version-00 `traceparent` (W3C Trace Context §3.2).
+fn valid_traceparent(tp: &str) -> Option<&str> {
+    let parts: Vec<&str> = tp.split('-').collect();
+    let [version, trace, parent, flags] = parts.as_slice() else {
+        return None;
+    };
+    let lower_hex = |s: &str, n| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let ok = *version == "00"
+        && lower_hex(trace, 32)
+        && lower_hex(parent, 16)
+        && lower_hex(flags, 2)
+        && trace.bytes().any(|b| b != b'0')
+        && parent.bytes().any(|b| b != b'0');
+    ok.then_some(*trace)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forwarded_headers_append() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        set_forwarded(&mut h, "[::1]:5000".parse().unwrap(), Some("shop.example"));
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
+        assert_eq!(
+            h["forwarded"],
+            "for=\"[::1]\";proto=http;host=\"shop.example\""
+        );
+        assert_eq!(h["x-forwarded-host"], "shop.example");
+    }
+
+    #[test]
+    fn traceparent_kept_when_valid_created_otherwise() {
+        let mut h = HeaderMap::new();
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        h.insert(TRACEPARENT, HeaderValue::from_static(tp));
+        assert_eq!(
+            ensure_traceparent(&mut h),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(h[TRACEPARENT], tp);
+        let mut h = HeaderMap::new();
+        h.insert(TRACEPARENT, HeaderValue::from_static("00-zz-00-01"));
+        let id = ensure_traceparent(&mut h);
+        assert!(valid_traceparent(h[TRACEPARENT].to_str().unwrap()) == Some(id.as_str()));
+    }
+
+    #[test]
+    fn request_id_kept_or_made() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-1"));
+        assert_eq!(ensure_request_id(&mut h), "abc-1");
+        let mut h = HeaderMap::new();
+        let id = ensure_request_id(&mut h);
+        assert_eq!(id.len(), 32);
+        assert_eq!(h[X_REQUEST_ID], id.as_str());
+    }
+}
