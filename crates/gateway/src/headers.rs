@@ -77,10 +77,12 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: Option<&
 /// The request id: the client's `x-request-id` if it is a sane token, else a new random one.
 /// Set on the forwarded request; returned for logs and the response.
 pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
-    if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
-        if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
-            return id.to_owned();
-        }
+    if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok())
+        && !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return id.to_owned();
     }
     let id = hex(&rand::random::<[u8; 16]>());
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -92,10 +94,10 @@ pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
 /// Keep a valid W3C `traceparent` (version 00) as it is, or start a new sampled trace.
 /// Returns the trace id.
 pub fn ensure_traceparent(headers: &mut HeaderMap) -> String {
-    if let Some(tp) = headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()) {
-        if let Some(trace_id) = valid_traceparent(tp) {
-            return trace_id.to_owned();
-        }
+    if let Some(tp) = headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok())
+        && let Some(trace_id) = valid_traceparent(tp)
+    {
+        return trace_id.to_owned();
     }
     let trace_id = hex(&rand::random::<[u8; 16]>());
     let span_id = hex(&rand::random::<[u8; 8]>());
