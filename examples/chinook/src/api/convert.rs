@@ -165,7 +165,7 @@ impl Timestamp {
             return Err(bad("too short"));
         }
         let (year, month, day, hour, minute, second) =
-            parse_fields(&b[..19], &[b'T', b't', b' ']).ok_or_else(|| bad("expected YYYY-MM-DDTHH:MM:SS"))?;
+            parse_fields(&b[..19], b"Tt ").ok_or_else(|| bad("expected YYYY-MM-DDTHH:MM:SS"))?;
         let mut rest = &b[19..];
         if let Some(frac) = rest.strip_prefix(b".") {
             let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -201,7 +201,7 @@ impl Timestamp {
     /// fraction are tolerated and the fraction dropped), read as UTC.
     pub fn parse_legacy(text: &str) -> Result<Self, String> {
         let b = text.trim().as_bytes();
-        let fields = if b.len() >= 19 { parse_fields(&b[..19], &[b' ', b'T']) } else { None };
+        let fields = if b.len() >= 19 { parse_fields(&b[..19], b" T") } else { None };
         let tail_ok = b.len() == 19
             || (b.len() > 20 && b[19] == b'.' && b[20..].iter().all(u8::is_ascii_digit));
         match fields {

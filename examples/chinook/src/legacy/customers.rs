@@ -117,11 +117,10 @@ async fn insert(state: &AppState, asked: Option<i64>, input: &CustomerInput) -> 
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
-        if let Some(rep) = input.support_rep_id {
-            if sqlx::query(EMPLOYEE_EXISTS).bind(rep).fetch_optional(&mut *tx).await?.is_none() {
+        if let Some(rep) = input.support_rep_id
+            && sqlx::query(EMPLOYEE_EXISTS).bind(rep).fetch_optional(&mut *tx).await?.is_none() {
                 return Err(unknown_rep(rep));
             }
-        }
         let id = match asked {
             Some(id) => {
                 if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some() {
@@ -171,11 +170,10 @@ async fn update(state: &AppState, id: i64, input: &CustomerInput) -> Result<(), 
         if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("customer", id));
         }
-        if let Some(rep) = input.support_rep_id {
-            if sqlx::query(EMPLOYEE_EXISTS).bind(rep).fetch_optional(&mut *tx).await?.is_none() {
+        if let Some(rep) = input.support_rep_id
+            && sqlx::query(EMPLOYEE_EXISTS).bind(rep).fetch_optional(&mut *tx).await?.is_none() {
                 return Err(unknown_rep(rep));
             }
-        }
         sqlx::query(UPDATE)
             .bind(&input.first_name)
             .bind(&input.last_name)

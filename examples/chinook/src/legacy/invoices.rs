@@ -191,11 +191,10 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
-        if let Write::Replace { id } = how {
-            if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
+        if let Write::Replace { id } = how
+            && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
                 return Err(Problem::not_found("invoice", id));
             }
-        }
         let customer = input.customer_id;
         if sqlx::query(CUSTOMER_EXISTS).bind(customer).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::unprocessable(format!(
@@ -205,7 +204,7 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
         let mut known: HashMap<i64, Option<Cents>> = HashMap::new();
         let mut prices = Vec::with_capacity(input.lines.len());
         for line in &input.lines {
-            if !known.contains_key(&line.track_id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = known.entry(line.track_id) {
                 let text: Option<(String,)> = sqlx::query_as(TRACK_PRICE)
                     .bind(line.track_id)
                     .fetch_optional(&mut *tx)
@@ -214,7 +213,7 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
                     Some((text,)) => Some(cents(&text)?),
                     None => None,
                 };
-                known.insert(line.track_id, price);
+                e.insert(price);
             }
             prices.push(known.get(&line.track_id).copied().flatten());
         }

@@ -1,0 +1,53 @@
+//! The admin API on its own listener (loopback by default): domains, phase changes, the audit
+//! log, the OpenAPI document, Prometheus metrics and health. Reads are open; every change needs
+//! the bearer token.
+
+mod auth;
+mod domains;
+mod error;
+mod health;
+mod openapi;
+mod views;
+
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+pub use views::{ChangeView, DomainView};
+
+use crate::control::Control;
+use axum::Router;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// What the admin handlers share.
+#[derive(Clone)]
+pub struct AdminState {
+    pub control: Arc<Control>,
+    /// The bearer token changes must present.
+    pub token: Arc<str>,
+    /// Renders `/metrics`; `None` when no recorder is installed (tests).
+    pub metrics: Option<PrometheusHandle>,
+    /// Set while the process drains: `/readyz` answers 503.
+    pub draining: Arc<AtomicBool>,
+}
+
+/// The admin API as a router; serve it with `axum::serve` or call it with `oneshot` in tests.
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/v1/domains", get(domains::list))
+        .route(
+            "/v1/domains/{name}",
+            get(domains::get_one).patch(domains::patch),
+        )
+        .route("/v1/domains/{name}/advance", post(domains::advance))
+        .route("/v1/domains/{name}/rollback", post(domains::rollback))
+        .route("/v1/audit", get(domains::audit))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/metrics", get(health::metrics))
+        .route("/livez", get(health::livez))
+        .route("/healthz", get(health::livez))
+        .route("/readyz", get(health::readyz))
+        .fallback(error::not_found)
+        .with_state(state)
+}

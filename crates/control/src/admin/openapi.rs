@@ -1,0 +1,51 @@
+//! The OpenAPI 3.1 document of the admin API, generated from the handlers (utoipa).
+
+use super::{domains, health, views};
+use crate::store::AuditEntry;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The admin API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ficus admin API", description = "Domains, phase changes and the audit log of a Ficus migration control plane."),
+    paths(
+        domains::list, domains::get_one, domains::patch, domains::advance, domains::rollback,
+        domains::audit, health::livez, health::readyz, health::metrics,
+    ),
+    components(schemas(
+        views::DomainView, views::ChangeView, views::AdvanceRequest, views::RollbackRequest,
+        views::PatchRequest, AuditEntry,
+    )),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> impl IntoResponse {
+    match ApiDoc::openapi().to_pretty_json() {
+        Ok(json) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            json,
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain")],
+            e.to_string(),
+        ),
+    }
+}
