@@ -1,1 +1,58 @@
-fn main() {}
+//! The `ficus` binary: parses the command line, sets up logging and the runtime, runs one
+//! command and turns its result into a documented exit code.
+
+mod cli;
+mod client;
+mod commands;
+mod demo;
+mod exit;
+mod logging;
+mod serve;
+mod server;
+mod telemetry;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use exit::CliError;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ficus: start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ficus: {e}");
+            ExitCode::from(e.exit as u8)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve { plan } => {
+            logging::init("info");
+            serve::run(&plan).await
+        }
+        Command::Validate { plan, output } => commands::validate(&plan, output),
+        Command::Status { domain, admin } => commands::status(domain.as_deref(), &admin).await,
+        Command::Advance { domain, change, admin } => commands::advance(&domain, &change, &admin).await,
+        Command::Rollback { domain, to, force, change, admin } => {
+            commands::rollback(&domain, to.as_deref(), force, &change, &admin).await
+        }
+        Command::Set { domain, read_new_percent, shadow_percent, change, admin } => {
+            commands::set(&domain, read_new_percent, shadow_percent, &change, &admin).await
+        }
+        Command::Audit { domain, limit, admin } => commands::audit(domain.as_deref(), limit, &admin).await,
+        Command::Demo(args) => {
+            logging::init("warn");
+            demo::run(&args).await
+        }
+    }
+}

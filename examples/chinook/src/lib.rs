@@ -2,6 +2,7 @@
 //! (the schema as shipped, SQLite or MariaDB) and `new` (a redesigned SQLite schema), same JSON API.
 
 pub mod api;
+pub mod cli;
 pub mod data;
 pub mod legacy;
 pub mod new;

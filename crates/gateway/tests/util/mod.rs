@@ -510,18 +510,18 @@ impl Reply {
         let doc = self.json();
         doc["headers"][name]
             .as_array()
-            .map(|vs| {
-                vs.iter()
-                    .map(|v| v.as_str().unwrap().to_owned())
-                    .collect()
-            })
+            .map(|vs| vs.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
             .unwrap_or_default()
     }
 
     /// The single value of a request header as the backend saw it.
     pub fn seen(&self, name: &str) -> Option<String> {
         let all = self.seen_all(name);
-        assert!(all.len() <= 1, "{name} arrived {} times: {all:?}", all.len());
+        assert!(
+            all.len() <= 1,
+            "{name} arrived {} times: {all:?}",
+            all.len()
+        );
         all.into_iter().next()
     }
 
@@ -546,8 +546,13 @@ impl Reply {
         let doc = self.json();
         assert_eq!(doc["status"], status, "{doc}");
         assert!(doc["type"].as_str().is_some_and(|t| !t.is_empty()), "{doc}");
-        assert!(doc["title"].as_str().is_some_and(|t| !t.is_empty()), "{doc}");
-        let id = self.header("x-request-id").expect("problem without x-request-id");
+        assert!(
+            doc["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{doc}"
+        );
+        let id = self
+            .header("x-request-id")
+            .expect("problem without x-request-id");
         assert_eq!(doc["request_id"], id, "{doc}");
         doc
     }
@@ -597,7 +602,19 @@ pub async fn raw_exchange(
 /// The status line of a raw HTTP/1.1 answer, if any.
 pub fn status_line(raw: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(raw);
-    text.lines().next().filter(|l| !l.is_empty()).map(str::to_owned)
+    text.lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
+/// The JSON body of a raw HTTP/1.1 answer (everything after the head).
+pub fn raw_json(raw: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(raw);
+    let (_, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete answer: {text:?}"));
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("answer body is not JSON ({e}): {text:?}"))
 }
 
 /// Poll `cond` every few milliseconds for up to five seconds.

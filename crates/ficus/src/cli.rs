@@ -1,0 +1,145 @@
+//! Command-line arguments (clap). Parsed here, then handed to the commands as plain values.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure (I/O, admin API unreachable or failing, demo saw client-visible errors)
+  2  usage error (unknown flag, missing argument)
+  3  refused: the phase rules refused the change, or the domain does not exist
+  4  not authorised: the admin API rejected the token (401/403)
+  5  invalid plan (validate, serve)
+  130 interrupted (Ctrl-C)
+
+Environment:
+  FICUS_ADMIN_URL, FICUS_ADMIN_TOKEN, FICUS_ACTOR, FICUS_LOG (tracing filter, e.g. info,ficus=debug), NO_COLOR";
+
+/// Ficus: a migration control plane. Routes each domain of a live backend between its legacy
+/// and new system by migration phase, and moves domains through the five phases.
+#[derive(Debug, Parser)]
+#[command(name = "ficus", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// How to reach the admin API.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Base URL of the admin API.
+    #[arg(long, env = "FICUS_ADMIN_URL", default_value = "http://127.0.0.1:9900", global = true)]
+    pub admin_url: String,
+    /// Bearer token for changes.
+    #[arg(long, env = "FICUS_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Output format of read commands.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text, global = true)]
+    pub output: Output,
+}
+
+/// Who makes a change, and why.
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// Why this change is made; written to the audit log.
+    #[arg(long, short = 'm', default_value = "")]
+    pub reason: String,
+    /// Who makes the change (default: $USER).
+    #[arg(long, env = "FICUS_ACTOR")]
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway, the control plane and the admin API.
+    Serve {
+        /// The plan file.
+        #[arg(short = 'c', long = "config", default_value = "ficus.toml")]
+        plan: PathBuf,
+    },
+    /// Check a plan file without opening any socket or database.
+    Validate {
+        #[arg(short = 'c', long = "config", default_value = "ficus.toml")]
+        plan: PathBuf,
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Show every domain (or one) with its phase and traffic shares.
+    Status {
+        domain: Option<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Move a domain one phase forward.
+    Advance {
+        domain: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Move a domain one phase back, or to an earlier phase with --to.
+    Rollback {
+        domain: String,
+        /// The earlier phase to go to (legacy, dual-write, backfill, read-new).
+        #[arg(long)]
+        to: Option<String>,
+        /// Leave `new` although legacy is no longer kept in sync.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Change a domain's read-new and shadow percentages.
+    Set {
+        domain: String,
+        /// Share of subjects reading from new in `read-new`, 0-100.
+        #[arg(long)]
+        read_new_percent: Option<f64>,
+        /// Share of reads shadowed to the secondary, 0-100.
+        #[arg(long)]
+        shadow_percent: Option<f64>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Show the audit log, newest first.
+    Audit {
+        /// Only this domain.
+        #[arg(long)]
+        domain: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Run the Chinook demo: two real services, the gateway, live load, all five phases.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// How long the demo stays at each step of the walk.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub step: std::time::Duration,
+    /// Concurrent load clients.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// Keep everything running after the walk until Ctrl-C (to try the CLI against it).
+    #[arg(long)]
+    pub hold: bool,
+    /// Print the report as JSON.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}

@@ -1,0 +1,128 @@
+//! Starts the whole server in this process — control plane, gateway and admin API on given
+//! listeners — and stops it in order. Shared by `ficus serve` and `ficus demo`.
+
+use anyhow::Context;
+use ficus_control::admin::{self, AdminState};
+use ficus_control::{Control, Store};
+use ficus_gateway::{Gateway, Upstreams};
+use ficus_model::{Plan, TokenSource};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How long `/readyz` reports 503 before the listener stops accepting, so load balancers move
+/// traffic away first.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// How long in-flight requests get to finish after the listener stops accepting.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The actor recorded for changes the server makes by itself.
+const SERVER_ACTOR: &str = "ficus-serve";
+
+/// A running server.
+pub struct Server {
+    pub gateway_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub control: Arc<Control>,
+    draining: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
+    gateway_task: JoinHandle<Result<(), ficus_gateway::ServeError>>,
+    admin_task: JoinHandle<std::io::Result<()>>,
+    reconcile_task: JoinHandle<()>,
+}
+
+/// Read the admin token from where the plan says.
+///
+/// # Errors
+/// The variable is unset or empty, or the file cannot be read or is empty.
+pub fn resolve_token(source: &TokenSource) -> anyhow::Result<String> {
+    let token = match source {
+        TokenSource::Env(var) => std::env::var(var).with_context(|| {
+            format!("admin token: set the environment variable {var} (or admin.token_file in the plan)")
+        })?,
+        TokenSource::File(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("admin token: read {}", path.display()))?,
+    };
+    let token = token.trim().to_owned();
+    anyhow::ensure!(!token.is_empty(), "admin token is empty");
+    Ok(token)
+}
+
+fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Open the store, publish the first routing table and start serving on the given listeners.
+///
+/// # Errors
+/// The store cannot be opened or migrated.
+pub async fn start(
+    plan: Arc<Plan>,
+    token: String,
+    gateway_listener: TcpListener,
+    admin_listener: TcpListener,
+) -> anyhow::Result<Server> {
+    let metrics = crate::telemetry::metrics();
+    let store = Store::open(&plan.state_path).await.context("open the state store")?;
+    let control = Arc::new(Control::start(Arc::clone(&plan), store, SERVER_ACTOR).await?);
+    let gateway_addr = gateway_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+    let (stop, stop_rx) = watch::channel(false);
+    let draining = Arc::new(AtomicBool::new(false));
+
+    let gateway = Arc::new(Gateway::new(
+        control.handle(),
+        Upstreams::from_plan(&plan),
+        plan.listener.max_body_bytes,
+    ));
+    let gateway_task = tokio::spawn(ficus_gateway::serve(
+        gateway_listener,
+        gateway,
+        stopped(stop_rx.clone()),
+        DRAIN_TIMEOUT,
+    ));
+    let app = admin::router(AdminState {
+        control: Arc::clone(&control),
+        token: token.into(),
+        metrics,
+        draining: Arc::clone(&draining),
+    });
+    let admin_task = tokio::spawn(
+        axum::serve(admin_listener, app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future(),
+    );
+    let reconcile_task = {
+        let control = Arc::clone(&control);
+        let rx = stop_rx;
+        tokio::spawn(async move { control.run_reconcile_loop(stopped(rx)).await })
+    };
+    tracing::info!(%gateway_addr, %admin_addr, domains = plan.domains.len(), "ficus is serving");
+    Ok(Server { gateway_addr, admin_addr, control, draining, stop, gateway_task, admin_task, reconcile_task })
+}
+
+impl Server {
+    /// Stop in order: report not-ready for `grace`, stop accepting, drain in-flight requests,
+    /// stop the admin API and the reconcile loop, close the store.
+    ///
+    /// # Errors
+    /// Requests were still in flight at the drain deadline, or a task failed.
+    pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
+        self.draining.store(true, Ordering::Relaxed);
+        tracing::info!(?grace, "draining: /readyz now answers 503");
+        tokio::time::sleep(grace).await;
+        let _ = self.stop.send(true);
+        let gateway = self.gateway_task.await.context("gateway task")?;
+        let admin = self.admin_task.await.context("admin task")?;
+        self.reconcile_task.await.context("reconcile task")?;
+        self.control.store().close().await;
+        gateway.context("drain the gateway")?;
+        admin.context("admin API")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
