@@ -41,7 +41,9 @@ impl AdminClient {
         if self.token.is_none() {
             return Err(CliError::new(
                 Exit::NotAuthorised,
-                anyhow::anyhow!("changes need the admin token: pass --token or set FICUS_ADMIN_TOKEN"),
+                anyhow::anyhow!(
+                    "changes need the admin token: pass --token or set FICUS_ADMIN_TOKEN"
+                ),
             ));
         }
         self.call(method, path, Some(body)).await
@@ -61,12 +63,14 @@ impl AdminClient {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {url}: is `ficus serve` running? (--admin-url / FICUS_ADMIN_URL)"))?;
+        let resp = req.send().await.with_context(|| {
+            format!("{method} {url}: is `ficus serve` running? (--admin-url / FICUS_ADMIN_URL)")
+        })?;
         let status = resp.status();
-        let text = resp.text().await.with_context(|| format!("{method} {url}: read the answer"))?;
+        let text = resp
+            .text()
+            .await
+            .with_context(|| format!("{method} {url}: read the answer"))?;
         if status.is_success() {
             return serde_json::from_str(&text)
                 .with_context(|| format!("{method} {url}: unexpected answer: {text}"))
@@ -78,7 +82,9 @@ impl AdminClient {
             .unwrap_or(text);
         let exit = match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Exit::NotAuthorised,
-            StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => Exit::Refused,
+            StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => {
+                Exit::Refused
+            }
             _ => Exit::Failure,
         };
         Err(CliError::new(exit, anyhow::anyhow!("{status}: {detail}")))

@@ -18,7 +18,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ficus: start the async runtime: {e}");
@@ -42,14 +45,30 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Validate { plan, output } => commands::validate(&plan, output),
         Command::Status { domain, admin } => commands::status(domain.as_deref(), &admin).await,
-        Command::Advance { domain, change, admin } => commands::advance(&domain, &change, &admin).await,
-        Command::Rollback { domain, to, force, change, admin } => {
-            commands::rollback(&domain, to.as_deref(), force, &change, &admin).await
-        }
-        Command::Set { domain, read_new_percent, shadow_percent, change, admin } => {
-            commands::set(&domain, read_new_percent, shadow_percent, &change, &admin).await
-        }
-        Command::Audit { domain, limit, admin } => commands::audit(domain.as_deref(), limit, &admin).await,
+        Command::Advance {
+            domain,
+            change,
+            admin,
+        } => commands::advance(&domain, &change, &admin).await,
+        Command::Rollback {
+            domain,
+            to,
+            force,
+            change,
+            admin,
+        } => commands::rollback(&domain, to.as_deref(), force, &change, &admin).await,
+        Command::Set {
+            domain,
+            read_new_percent,
+            shadow_percent,
+            change,
+            admin,
+        } => commands::set(&domain, read_new_percent, shadow_percent, &change, &admin).await,
+        Command::Audit {
+            domain,
+            limit,
+            admin,
+        } => commands::audit(domain.as_deref(), limit, &admin).await,
         Command::Demo(args) => {
             logging::init("warn");
             demo::run(&args).await

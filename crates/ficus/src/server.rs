@@ -42,7 +42,9 @@ pub struct Server {
 pub fn resolve_token(source: &TokenSource) -> anyhow::Result<String> {
     let token = match source {
         TokenSource::Env(var) => std::env::var(var).with_context(|| {
-            format!("admin token: set the environment variable {var} (or admin.token_file in the plan)")
+            format!(
+                "admin token: set the environment variable {var} (or admin.token_file in the plan)"
+            )
         })?,
         TokenSource::File(path) => std::fs::read_to_string(path)
             .with_context(|| format!("admin token: read {}", path.display()))?,
@@ -69,7 +71,9 @@ pub async fn start(
     admin_listener: TcpListener,
 ) -> anyhow::Result<Server> {
     let metrics = crate::telemetry::metrics();
-    let store = Store::open(&plan.state_path).await.context("open the state store")?;
+    let store = Store::open(&plan.state_path)
+        .await
+        .context("open the state store")?;
     let control = Arc::new(Control::start(Arc::clone(&plan), store, SERVER_ACTOR).await?);
     let gateway_addr = gateway_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
@@ -94,7 +98,9 @@ pub async fn start(
         draining: Arc::clone(&draining),
     });
     let admin_task = tokio::spawn(
-        axum::serve(admin_listener, app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future(),
+        axum::serve(admin_listener, app)
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
     );
     let reconcile_task = {
         let control = Arc::clone(&control);
@@ -102,7 +108,16 @@ pub async fn start(
         tokio::spawn(async move { control.run_reconcile_loop(stopped(rx)).await })
     };
     tracing::info!(%gateway_addr, %admin_addr, domains = plan.domains.len(), "ficus is serving");
-    Ok(Server { gateway_addr, admin_addr, control, draining, stop, gateway_task, admin_task, reconcile_task })
+    Ok(Server {
+        gateway_addr,
+        admin_addr,
+        control,
+        draining,
+        stop,
+        gateway_task,
+        admin_task,
+        reconcile_task,
+    })
 }
 
 impl Server {
