@@ -1,0 +1,380 @@
+//! The `ficus` binary end to end: real `ficus serve` processes in front of real loopback
+//! backends, driven by the real CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use util::{Serve, TOKEN, backend, client, ficus, side_of, write_plan};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phases_survive_a_restart_and_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (legacy, new) = (backend("legacy").await, backend("new").await);
+    let (plan, ports) = write_plan(dir.path(), legacy, new, "legacy");
+
+    let serve = Serve::start(&plan, &ports).await;
+    let out = ficus(
+        &serve.admin,
+        Some(TOKEN),
+        &["advance", "invoices", "-m", "dual writes on"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ficus(&serve.admin, Some(TOKEN), &["advance", "invoices"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serve.terminate(), Some(0), "SIGTERM drains and exits 0");
+
+    let serve = Serve::start(&plan, &ports).await;
+    let out = ficus(&serve.admin, None, &["status", "invoices", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["phase"], "backfill", "phase kept across a clean restart");
+    let out = ficus(
+        &serve.admin,
+        Some(TOKEN),
+        &["advance", "invoices", "-m", "reads to new"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    serve.kill();
+
+    let serve = Serve::start(&plan, &ports).await;
+    let out = ficus(&serve.admin, None, &["status", "invoices", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["phase"], "read-new", "phase kept across SIGKILL");
+    // The restarted gateway routes by the stored phase: writes are authoritative on new.
+    let http = client();
+    let r: serde_json::Value = http
+        .post(format!("{}/invoices", serve.gateway))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["side"], "new");
+
+    let out = ficus(
+        &serve.admin,
+        None,
+        &["audit", "--domain", "invoices", "-o", "json"],
+    );
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let actions: Vec<&str> = audit
+        .iter()
+        .rev()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["init", "advance", "advance", "advance"]);
+    assert_eq!(audit[0]["reason"], "reads to new");
+    assert_eq!(audit[0]["to_phase"], "read-new");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_the_gateway_before_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (legacy, new) = (backend("legacy").await, backend("new").await);
+    let (plan, ports) = write_plan(dir.path(), legacy, new, "backfill");
+    let serve = Serve::start(&plan, &ports).await;
+    let http = client();
+    assert_eq!(
+        side_of(&http, &serve.gateway, "/invoices/1", "c1").await,
+        "legacy"
+    );
+
+    // A change through the admin API: the very next request follows it, and the first request
+    // served by new comes well within 100 ms of asking.
+    let asked = Instant::now();
+    let r = http
+        .post(format!("{}/v1/domains/invoices/advance", serve.admin))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .patch(format!("{}/v1/domains/invoices", serve.admin))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "read_new_percent": 100 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        side_of(&http, &serve.gateway, "/invoices/1", "c1").await,
+        "new"
+    );
+    let seen = asked.elapsed();
+    assert!(
+        seen < Duration::from_millis(100),
+        "change seen after {seen:?}"
+    );
+
+    // The same through the CLI.
+    let out = ficus(
+        &serve.admin,
+        Some(TOKEN),
+        &["rollback", "invoices", "--to", "dual-write"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        side_of(&http, &serve.gateway, "/invoices/1", "c1").await,
+        "legacy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_changes_need_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (legacy, new) = (backend("legacy").await, backend("new").await);
+    let (plan, ports) = write_plan(dir.path(), legacy, new, "legacy");
+    let serve = Serve::start(&plan, &ports).await;
+    let http = client();
+    let url = format!("{}/v1/domains/invoices/advance", serve.admin);
+
+    let r = http.post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"ficus\"");
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = http
+        .post(&url)
+        .bearer_auth("wrong-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(&url)
+        .bearer_auth(&TOKEN[..TOKEN.len() - 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a prefix of the token is not the token");
+    let r = http
+        .patch(format!("{}/v1/domains/invoices", serve.admin))
+        .json(&serde_json::json!({"shadow_percent": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{}/v1/domains/invoices", serve.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "reads need no token");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["phase"], "legacy", "refused changes changed nothing");
+
+    // The CLI maps them to exit code 4.
+    assert_eq!(
+        ficus(&serve.admin, None, &["advance", "invoices"])
+            .status
+            .code(),
+        Some(4)
+    );
+    assert_eq!(
+        ficus(&serve.admin, Some("nope"), &["advance", "invoices"])
+            .status
+            .code(),
+        Some(4)
+    );
+    // Refusals by the phase rules give 3.
+    assert_eq!(
+        ficus(&serve.admin, Some(TOKEN), &["rollback", "invoices"])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        ficus(&serve.admin, Some(TOKEN), &["advance", "payments"])
+            .status
+            .code(),
+        Some(3)
+    );
+    let out = ficus(
+        &serve.admin,
+        Some(TOKEN),
+        &["set", "invoices", "--read-new-percent", "150"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_serves_openapi_metrics_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let (legacy, new) = (backend("legacy").await, backend("new").await);
+    let (plan, ports) = write_plan(dir.path(), legacy, new, "new");
+    let serve = Serve::start(&plan, &ports).await;
+    let http = client();
+    side_of(&http, &serve.gateway, "/invoices/7", "c").await;
+
+    let doc: serde_json::Value = http
+        .get(format!("{}/v1/openapi.json", serve.admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/v1/domains",
+        "/v1/domains/{name}",
+        "/v1/domains/{name}/advance",
+        "/v1/domains/{name}/rollback",
+        "/v1/audit",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["paths"]["/v1/domains/{name}"]["patch"].is_object());
+
+    let metrics = http
+        .get(format!("{}/metrics", serve.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("ficus_build_info{version=\""), "{metrics}");
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("ficus_requests_total{")
+                && l.contains("domain=\"invoices\"")
+                && l.contains("upstream=\"new\"")
+                && l.contains("outcome=\"success\"")
+        })
+        .unwrap();
+    assert!(
+        line.contains("phase=\"new\"") && line.ends_with(" 1"),
+        "{line}"
+    );
+    assert!(
+        metrics.contains("ficus_request_duration_seconds_bucket{"),
+        "histogram, not summary"
+    );
+
+    for path in ["/livez", "/healthz", "/readyz"] {
+        assert_eq!(
+            http.get(format!("{}{path}", serve.admin))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn validate_names_the_key_and_opens_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("ficus.toml");
+    // The listener port is taken and the state directory does not exist: validate must not care.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std::fs::write(
+        &plan,
+        format!(
+            "[listener]\naddress = \"{}\"\n[state]\npath = \"/nonexistent/dir/state.db\"\n\
+             [upstreams.legacy]\nurl = \"http://127.0.0.1:1\"\n[upstreams.new]\nurl = \"http://127.0.0.1:2\"\n\
+             [domains.invoices]\nroutes = [{{ path = \"/invoices\" }}]\n",
+            taken.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(util::bin())
+        .args(["validate", "-c"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.path().join("state.db").exists());
+
+    std::fs::write(&plan, "[upstreams.legacy]\nurl = \"http://a:1\"\n[upstreams.new]\nurl = \"http://b:1\"\npool = 3\n").unwrap();
+    let out = Command::new(util::bin())
+        .args(["validate", "-c"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let msg = stderr(&out).replace(&plan.display().to_string(), "ficus.toml");
+    insta::assert_snapshot!(msg);
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let out = Command::new(util::bin()).arg("--help").output().unwrap();
+    let text = stdout(&out);
+    for line in [
+        "0  success",
+        "2  usage error",
+        "3  refused",
+        "4  not authorised",
+        "5  invalid plan",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in --help");
+    }
+}
+
+#[test]
+fn the_demo_walks_all_five_phases_with_no_client_errors() {
+    let out = Command::new(util::bin())
+        .args(["demo", "--step", "400ms", "--clients", "4", "-o", "json"])
+        .env("FICUS_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["client_visible_errors"], 0);
+    let phases: Vec<&str> = report["by_phase"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        ["legacy", "dual-write", "backfill", "read-new", "new"]
+    );
+    let by = |phase: &str, side: &str| {
+        report["by_phase"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["phase"] == phase)
+            .unwrap()[side]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(by("legacy", "legacy") > 0 && by("legacy", "new") == 0);
+    assert!(by("new", "new") > 0 && by("new", "legacy") == 0);
+    assert!(
+        by("read-new", "new") > 0 && by("read-new", "legacy") > 0,
+        "the ramp split reads"
+    );
+    let rollbacks = report["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "rollback")
+        .count();
+    assert_eq!(rollbacks, 1);
+}
