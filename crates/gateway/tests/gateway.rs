@@ -745,14 +745,16 @@ async fn garbage_input_does_not_hurt_the_gateway() {
         "invalid request line: {line:?}"
     );
 
-    // A 100 KB header: an answer (any status) or a close, within the wait.
+    // A 100 KB header (under hyper's ~400 KB head limit): served, or refused with 431.
     let mut big = b"GET /invoices/1 HTTP/1.1\r\nhost: x\r\nx-big: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 100 * 1024));
     big.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
     let raw = raw_exchange(addr, &big, false, wait).await;
-    if let Some(line) = status_line(&raw) {
-        assert!(line.starts_with("HTTP/1.1 "), "100 KB header: {line:?}");
-    }
+    let line = status_line(&raw).unwrap_or_default();
+    assert!(
+        line.starts_with("HTTP/1.1 200") || line.starts_with("HTTP/1.1 431"),
+        "100 KB header: {line:?}"
+    );
 
     // A megabyte of headers: refused.
     let mut huge = b"GET /invoices/1 HTTP/1.1\r\nhost: x\r\n".to_vec();

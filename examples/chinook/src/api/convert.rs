@@ -46,13 +46,19 @@ impl Cents {
         }
         let mut cents: i64 = 0;
         for b in whole.bytes() {
-            cents = cents.checked_mul(10).and_then(|c| c.checked_add(i64::from(b - b'0'))).ok_or_else(bad)?;
+            cents = cents
+                .checked_mul(10)
+                .and_then(|c| c.checked_add(i64::from(b - b'0')))
+                .ok_or_else(bad)?;
         }
         let mut frac: i64 = 0;
         for (i, b) in kept.bytes().enumerate() {
             frac += i64::from(b - b'0') * if i == 0 { 10 } else { 1 };
         }
-        cents = cents.checked_mul(100).and_then(|c| c.checked_add(frac)).ok_or_else(bad)?;
+        cents = cents
+            .checked_mul(100)
+            .and_then(|c| c.checked_add(frac))
+            .ok_or_else(bad)?;
         Ok(Self(if negative { -cents } else { cents }))
     }
 
@@ -115,7 +121,9 @@ impl<'de> Deserialize<'de> for Cents {
                 Cents::parse_decimal(&v.to_string())
                     .ok()
                     .filter(|c| c.0.abs() <= MAX_CENTS)
-                    .ok_or_else(|| E::custom(format!("{v} is not an amount with at most two decimals")))
+                    .ok_or_else(|| {
+                        E::custom(format!("{v} is not an amount with at most two decimals"))
+                    })
             }
         }
 
@@ -141,7 +149,14 @@ impl Timestamp {
     }
 
     /// From calendar fields read as UTC; `None` if any is out of range.
-    pub fn from_utc(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Option<Self> {
+    pub fn from_utc(
+        year: i64,
+        month: i64,
+        day: i64,
+        hour: i64,
+        minute: i64,
+        second: i64,
+    ) -> Option<Self> {
         let valid = (1000..=9999).contains(&year)
             && (1..=12).contains(&month)
             && (1..=days_in_month(year, month)).contains(&day)
@@ -180,8 +195,12 @@ impl Timestamp {
         let offset = match rest {
             b"Z" | b"z" => 0,
             [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let hours = two_digits(*h1, *h2).filter(|h| *h < 24).ok_or_else(|| bad("bad offset"))?;
-                let minutes = two_digits(*m1, *m2).filter(|m| *m < 60).ok_or_else(|| bad("bad offset"))?;
+                let hours = two_digits(*h1, *h2)
+                    .filter(|h| *h < 24)
+                    .ok_or_else(|| bad("bad offset"))?;
+                let minutes = two_digits(*m1, *m2)
+                    .filter(|m| *m < 60)
+                    .ok_or_else(|| bad("bad offset"))?;
                 let seconds = hours * 3600 + minutes * 60;
                 if *sign == b'-' { -seconds } else { seconds }
             }
@@ -189,7 +208,9 @@ impl Timestamp {
         };
         let local = Self::from_utc(year, month, day, hour, minute, second)
             .ok_or_else(|| bad("field out of range (years 1000-9999)"))?;
-        let utc = Self { unix: local.unix - offset };
+        let utc = Self {
+            unix: local.unix - offset,
+        };
         let (y, ..) = utc.fields();
         if !(1000..=9999).contains(&y) {
             return Err(bad("year out of range after conversion to UTC"));
@@ -201,7 +222,11 @@ impl Timestamp {
     /// fraction are tolerated and the fraction dropped), read as UTC.
     pub fn parse_legacy(text: &str) -> Result<Self, String> {
         let b = text.trim().as_bytes();
-        let fields = if b.len() >= 19 { parse_fields(&b[..19], b" T") } else { None };
+        let fields = if b.len() >= 19 {
+            parse_fields(&b[..19], b" T")
+        } else {
+            None
+        };
         let tail_ok = b.len() == 19
             || (b.len() > 20 && b[19] == b'.' && b[20..].iter().all(u8::is_ascii_digit));
         match fields {
@@ -287,7 +312,8 @@ fn parse_fields(b: &[u8], separators: &[u8]) -> Option<(i64, i64, i64, i64, i64,
 }
 
 fn two_digits(a: u8, b: u8) -> Option<i64> {
-    (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
 }
 
 fn is_leap(year: i64) -> bool {
@@ -351,7 +377,10 @@ mod tests {
 
     #[test]
     fn cents_json() {
-        assert_eq!(serde_json::to_string(&Cents(198)).ok(), Some("1.98".to_owned()));
+        assert_eq!(
+            serde_json::to_string(&Cents(198)).ok(),
+            Some("1.98".to_owned())
+        );
         let parsed: Result<Cents, _> = serde_json::from_str("0.99");
         assert_eq!(parsed.ok(), Some(Cents(99)));
         let parsed: Result<Cents, _> = serde_json::from_str("13.86");
@@ -365,18 +394,33 @@ mod tests {
     #[test]
     fn timestamps() {
         let t = Timestamp::parse_rfc3339("2021-01-01T00:00:00Z");
-        assert_eq!(t.map(Timestamp::to_legacy), Ok("2021-01-01 00:00:00".to_owned()));
+        assert_eq!(
+            t.map(Timestamp::to_legacy),
+            Ok("2021-01-01 00:00:00".to_owned())
+        );
         let t = Timestamp::parse_rfc3339("2021-01-01T01:30:00+02:00");
-        assert_eq!(t.map(Timestamp::to_rfc3339), Ok("2020-12-31T23:30:00Z".to_owned()));
+        assert_eq!(
+            t.map(Timestamp::to_rfc3339),
+            Ok("2020-12-31T23:30:00Z".to_owned())
+        );
         let t = Timestamp::parse_rfc3339("2024-02-29T12:00:00.000Z");
-        assert_eq!(t.map(Timestamp::to_rfc3339), Ok("2024-02-29T12:00:00Z".to_owned()));
+        assert_eq!(
+            t.map(Timestamp::to_rfc3339),
+            Ok("2024-02-29T12:00:00Z".to_owned())
+        );
         assert!(Timestamp::parse_rfc3339("2023-02-29T12:00:00Z").is_err());
         assert!(Timestamp::parse_rfc3339("2023-01-01T12:00:00.5Z").is_err());
         assert!(Timestamp::parse_rfc3339("2023-01-01 12:00:00").is_err());
         assert!(Timestamp::parse_rfc3339("0999-01-01T12:00:00Z").is_err());
         let t = Timestamp::parse_legacy("2025-12-22 00:00:00");
-        assert_eq!(t.map(Timestamp::to_rfc3339), Ok("2025-12-22T00:00:00Z".to_owned()));
-        assert_eq!(Timestamp::from_utc(1970, 1, 1, 0, 0, 0).map(Timestamp::unix_seconds), Some(0));
+        assert_eq!(
+            t.map(Timestamp::to_rfc3339),
+            Ok("2025-12-22T00:00:00Z".to_owned())
+        );
+        assert_eq!(
+            Timestamp::from_utc(1970, 1, 1, 0, 0, 0).map(Timestamp::unix_seconds),
+            Some(0)
+        );
         for days in [-400_000, -1, 0, 1, 59, 365, 11_016, 2_932_896] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);

@@ -9,8 +9,7 @@ pub mod problem;
 pub use convert::{Cents, Timestamp};
 pub use extract::{ApiJson, AuthoritativeId, Id, Paging};
 pub use model::{
-    Customer, CustomerInput, Invoice, InvoiceInput, InvoiceLine, LineInput, Page, Track,
-    TrackInput,
+    Customer, CustomerInput, Invoice, InvoiceInput, InvoiceLine, LineInput, Page, Track, TrackInput,
 };
 pub use problem::Problem;
 
@@ -45,5 +44,8 @@ pub async fn no_route() -> Problem {
 
 /// Fallback for a known path with an unsupported method: 405 problem.
 pub async fn no_method() -> Problem {
-    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this resource")
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this resource",
+    )
 }

@@ -3,7 +3,17 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+
+/// The RFC 9457 members, in the RFC's order.
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+}
 
 /// An error answer: `{"type":"about:blank","title":<reason phrase>,"status":<code>,"detail":…}`
 /// served as `application/problem+json`.
@@ -21,7 +31,11 @@ pub struct Problem {
 impl Problem {
     /// A problem with `status` and `detail`.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), retryable: false }
+        Self {
+            status,
+            detail: detail.into(),
+            retryable: false,
+        }
     }
 
     /// 400: the request itself is malformed (query, path, header or JSON syntax).
@@ -61,13 +75,14 @@ impl std::error::Error for Problem {}
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = json!({
-            "type": "about:blank",
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
-        let mut response = (self.status, body.to_string()).into_response();
+        let body = ProblemBody {
+            kind: "about:blank",
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+        };
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let mut response = (self.status, text).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -111,7 +126,10 @@ impl From<sqlx::Error> for Problem {
         } else {
             tracing::error!(%error, "database error");
         }
-        Self { retryable, ..Self::internal() }
+        Self {
+            retryable,
+            ..Self::internal()
+        }
     }
 }
 
