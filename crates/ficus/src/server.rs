@@ -54,10 +54,8 @@ pub fn resolve_token(source: &TokenSource) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// Open the store, publish the first routing table and start serving on the given listeners.

@@ -39,6 +39,8 @@ pub enum Failure {
     BadRequest { detail: String },
     #[error("no route matches {method} {path}")]
     NoRoute { method: String, path: String },
+    #[error("{method} is not forwarded by the gateway")]
+    MethodNotAllowed { method: String },
 }
 
 impl Failure {
@@ -51,6 +53,7 @@ impl Failure {
             Failure::BodyTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             Failure::BadRequest { .. } => S::BAD_REQUEST,
             Failure::NoRoute { .. } => S::NOT_FOUND,
+            Failure::MethodNotAllowed { .. } => S::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -60,9 +63,10 @@ impl Failure {
             Failure::UpstreamTimeout { side, .. }
             | Failure::UpstreamConnect { side, .. }
             | Failure::UpstreamBroken { side, .. } => FailureSide::Upstream(*side),
-            Failure::BodyTooLarge { .. } | Failure::BadRequest { .. } | Failure::NoRoute { .. } => {
-                FailureSide::Client
-            }
+            Failure::BodyTooLarge { .. }
+            | Failure::BadRequest { .. }
+            | Failure::NoRoute { .. }
+            | Failure::MethodNotAllowed { .. } => FailureSide::Client,
         }
     }
 
@@ -75,6 +79,7 @@ impl Failure {
             Failure::BodyTooLarge { .. } => "Request body too large",
             Failure::BadRequest { .. } => "Bad request",
             Failure::NoRoute { .. } => "No route",
+            Failure::MethodNotAllowed { .. } => "Method not allowed",
         }
     }
 
@@ -87,6 +92,7 @@ impl Failure {
             Failure::BodyTooLarge { .. } => "urn:ficus:problem:body-too-large",
             Failure::BadRequest { .. } => "urn:ficus:problem:bad-request",
             Failure::NoRoute { .. } => "urn:ficus:problem:no-route",
+            Failure::MethodNotAllowed { .. } => "urn:ficus:problem:method-not-allowed",
         }
     }
 }

@@ -59,6 +59,12 @@ impl Gateway {
 
         // 1. match, 2. decide
         let route = route(&snapshot, &parts);
+        if let Err(failure) = check_target(&parts) {
+            route
+                .metrics
+                .record(None, Outcome::Rejected, start.elapsed());
+            return problem::response(&failure, &request_id);
+        }
         let Some(primary) = route.primary else {
             let failure = Failure::NoRoute {
                 method: parts.method.to_string(),
@@ -103,7 +109,9 @@ impl Gateway {
             Err(failure) => {
                 let outcome = match failure {
                     Failure::UpstreamTimeout { .. } => Outcome::Timeout,
-                    Failure::BodyTooLarge { .. } | Failure::BadRequest { .. } => Outcome::Rejected,
+                    Failure::BodyTooLarge { .. }
+                    | Failure::BadRequest { .. }
+                    | Failure::MethodNotAllowed { .. } => Outcome::Rejected,
                     _ => Outcome::Unreachable,
                 };
                 route.metrics.record(Some(primary), outcome, elapsed);
@@ -150,7 +158,11 @@ impl Gateway {
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
-        let body: Body = Limited::new(body, limit).boxed();
+        // Errors of the client's body are tagged so `classify` can blame the client, not the
+        // upstream the body was being streamed to.
+        let body: Body = Limited::new(body, limit)
+            .map_err(|e| -> BoxError { Box::new(ClientBodyError(e)) })
+            .boxed();
         let req = Request::from_parts(parts, body);
 
         let sent =
@@ -172,6 +184,34 @@ impl Gateway {
             .boxed();
         Ok(Response::from_parts(parts, body))
     }
+}
+
+/// Refuse what a reverse proxy must not forward: CONNECT (tunnels), targets that are not a path
+/// (`OPTIONS *`), and paths with dot-segments, which a backend may resolve into another
+/// domain's route than the one the gateway matched.
+fn check_target(parts: &http::request::Parts) -> Result<(), Failure> {
+    if parts.method == http::Method::CONNECT {
+        return Err(Failure::MethodNotAllowed {
+            method: parts.method.to_string(),
+        });
+    }
+    let path = parts.uri.path();
+    if !path.starts_with('/') {
+        return Err(Failure::BadRequest {
+            detail: format!("request target {path:?} is not a path"),
+        });
+    }
+    let dot_segment = path.split('/').any(|seg| {
+        let lower = seg.to_ascii_lowercase();
+        let decoded = lower.replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    });
+    if dot_segment {
+        return Err(Failure::BadRequest {
+            detail: format!("path {path:?} has a '.' or '..' segment; send the resolved path"),
+        });
+    }
+    Ok(())
 }
 
 fn route<'t>(snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<'t> {
@@ -203,12 +243,23 @@ fn route<'t>(snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<
     }
 }
 
+/// An error while reading the client's request body (over the limit, malformed chunking, cut
+/// short).
+#[derive(Debug, thiserror::Error)]
+#[error("reading the request body: {0}")]
+struct ClientBodyError(BoxError);
+
 /// Which side a client error came from: our body limit, the client's body, or the upstream.
 fn classify(side: Side, e: &hyper_util::client::legacy::Error, limit: u64) -> Failure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if err.is::<LengthLimitError>() {
-            return Failure::BodyTooLarge { limit };
+        if let Some(ClientBodyError(inner)) = err.downcast_ref::<ClientBodyError>() {
+            if inner.is::<LengthLimitError>() {
+                return Failure::BodyTooLarge { limit };
+            }
+            return Failure::BadRequest {
+                detail: error_chain(err),
+            };
         }
         source = err.source();
     }

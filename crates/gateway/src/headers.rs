@@ -48,10 +48,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// `X-Forwarded-Host` (the latter from the original `Host`, or the HTTP/2 `:authority`).
 pub fn set_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: Option<&str>) {
     let ip = client.ip();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {ip}"),
-        None => ip.to_string(),
-    };
+    // Several field lines form one list (RFC 9110 §5.3): keep them all, then append the client.
+    let mut xff: Vec<&str> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip_text = ip.to_string();
+    xff.push(&ip_text);
+    let xff = xff.join(", ");
     if let Ok(v) = HeaderValue::from_str(&xff) {
         headers.insert(X_FORWARDED_FOR, v);
     }
@@ -63,6 +68,8 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: Option<&
         ip.to_string()
     };
     let mut element = format!("for={node};proto=http");
+    // Only the host this gateway saw is passed on, never one the client claimed.
+    headers.remove(&X_FORWARDED_HOST);
     if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
         if let Ok(v) = HeaderValue::from_str(host) {
             headers.insert(X_FORWARDED_HOST, v);

@@ -40,8 +40,12 @@ pub async fn serve(
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
+    // Connection tasks, kept so the drain deadline can close the ones still running.
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        // Reap finished connections so the set does not grow with every connection ever served.
+        while connections.try_join_next().is_some() {}
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -58,7 +62,7 @@ pub async fn serve(
         let gateway = Arc::clone(&gateway);
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service = service_fn(move |req| {
                 let gateway = Arc::clone(&gateway);
                 async move { Ok::<_, Infallible>(gateway.handle(req, client).await) }
@@ -70,7 +74,13 @@ pub async fn serve(
         });
     }
     drop(listener);
-    tokio::time::timeout(drain, graceful.shutdown())
+    if tokio::time::timeout(drain, graceful.shutdown())
         .await
-        .map_err(|_| ServeError::DrainTimeout(drain))
+        .is_err()
+    {
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+        return Err(ServeError::DrainTimeout(drain));
+    }
+    Ok(())
 }

@@ -105,10 +105,10 @@ impl Serve {
         let http = client();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = http.get(format!("{}/readyz", serve.admin)).send().await {
-                if r.status() == 200 {
-                    break;
-                }
+            if let Ok(r) = http.get(format!("{}/readyz", serve.admin)).send().await
+                && r.status() == 200
+            {
+                break;
             }
             assert!(
                 Instant::now() < deadline,
