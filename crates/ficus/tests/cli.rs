@@ -378,3 +378,42 @@ fn the_demo_walks_all_five_phases_with_no_client_errors() {
         .count();
     assert_eq!(rollbacks, 1);
 }
+
+#[test]
+fn ctrl_c_stops_the_demo_cleanly() {
+    let mut child = Command::new(util::bin())
+        .args(["demo", "--step", "10s", "--clients", "2"])
+        .env("FICUS_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "demo did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("interrupted"), "{err}");
+    // Everything ran in the demo's own process; its temp dir is gone with it.
+    let dir = err
+        .lines()
+        .find_map(|l| l.split(" in ").nth(1))
+        .map(str::trim)
+        .unwrap();
+    assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
+}
