@@ -263,6 +263,7 @@ EOF
     wait_http ficus "http://127.0.0.1:$ADMIN_PORT/readyz"
     wait_http ficus "http://127.0.0.1:$GATEWAY_PORT$REQUEST_PATH"
     check_body ficus "http://127.0.0.1:$GATEWAY_PORT$REQUEST_PATH"
+    FICUS_THREADS="$(find "/proc/${PIDS[ficus]}/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
 fi
 
 # ---- measuring ------------------------------------------------------------------------------
@@ -364,7 +365,7 @@ calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 
 echo
 echo "Gateway benchmark — 1 KiB JSON, wrk -t$THREADS -c$CONNECTIONS, $ROUNDS rounds x ${DURATION}s (after ${WARMUP}s warm-up), median per metric"
-echo "Machine: $(nproc) cores, load avg $LOADAVG_START -> $LOADAVG_END; backend $BACKEND_WORKERS worker thread(s)${NGINX:+; nginx worker_processes $NGINX_WORKERS (${NGINX_WORKER_COUNT:-?} workers)}"
+echo "Machine: $(nproc) cores, load avg $LOADAVG_START -> $LOADAVG_END; backend $BACKEND_WORKERS worker thread(s)${NGINX:+; nginx worker_processes $NGINX_WORKERS (${NGINX_WORKER_COUNT:-?} workers)}${FICUS_THREADS:+; ficus $FICUS_THREADS threads}"
 echo
 printf '%-8s %12s %10s %10s %14s %8s\n' target "req/s" "p50 ms" "p99 ms" "added p99 ms" errors
 printf '%-8s %12s %10s %10s %14s %8s\n' -------- ------------ ---------- ---------- -------------- --------
@@ -396,6 +397,8 @@ if has_target nginx && has_target ficus; then
         "$([[ $throughput_ok == true ]] && echo met || echo NOT met)"
     printf '  Ficus added p99 vs nginx added p99 = %s ms vs %s ms   (target ficus <= nginx: %s)\n' \
         "$ficus_added" "$nginx_added" "$([[ $latency_ok == true ]] && echo met || echo NOT met)"
+    printf '  Ficus p99 - nginx p99              = %s ms   (same comparison, without the direct baseline)\n' \
+        "$(calc "${M_P99[ficus]} - ${M_P99[nginx]}")"
     VERDICT_JSON="$(printf '"ratios": {"ficus_rps_over_nginx_rps": %s, "ficus_added_p99_ms": %s, "nginx_added_p99_ms": %s, "throughput_target_met": %s, "added_p99_target_met": %s},' \
         "$rps_ratio" "$ficus_added" "$nginx_added" "$throughput_ok" "$latency_ok")"
 fi
@@ -406,9 +409,9 @@ JSON_OUT="$OUT_DIR/gateway-$STAMP.json"
 {
     printf '{\n'
     printf '  "started_at": "%s",\n' "$STARTED_AT"
-    printf '  "config": {"rounds": %d, "duration_s": %d, "warmup_s": %d, "connections": %d, "wrk_threads": %d, "backend_workers": %d, "nginx_worker_processes": "%s", "nginx_workers_running": %s, "path": "%s", "body_bytes": 1024},\n' \
+    printf '  "config": {"rounds": %d, "duration_s": %d, "warmup_s": %d, "connections": %d, "wrk_threads": %d, "backend_workers": %d, "nginx_worker_processes": "%s", "nginx_workers_running": %s, "ficus_threads": %s, "path": "%s", "body_bytes": 1024},\n' \
         "$ROUNDS" "$DURATION" "$WARMUP" "$CONNECTIONS" "$THREADS" "$BACKEND_WORKERS" "$NGINX_WORKERS" \
-        "${NGINX_WORKER_COUNT:-null}" "$REQUEST_PATH"
+        "${NGINX_WORKER_COUNT:-null}" "${FICUS_THREADS:-null}" "$REQUEST_PATH"
     printf '  "machine": {"cores": %d, "cpu": "%s", "kernel": "%s", "loadavg_start": "%s", "loadavg_end": "%s", "nginx": "%s", "wrk": "%s"},\n' \
         "$(nproc)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo | tr -d '"\\')" "$(uname -r)" \
         "$LOADAVG_START" "$LOADAVG_END" \
