@@ -24,17 +24,7 @@ fn run(program: &str, args: &[&str]) -> bool {
 
 fn lint() -> bool {
     run("cargo", &["fmt", "--all", "--check"])
-        && run(
-            "cargo",
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        )
+        && run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
 }
 
 fn test() -> bool {
@@ -54,9 +44,5 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

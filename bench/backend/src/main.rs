@@ -47,16 +47,11 @@ fn parse_args() -> Result<Args, BoxError> {
         match flag.as_str() {
             "--listen" | "-l" => {
                 let v = value("--listen")?;
-                listen = Some(
-                    v.parse::<SocketAddr>()
-                        .map_err(|e| format!("--listen {v:?}: {e}"))?,
-                );
+                listen = Some(v.parse::<SocketAddr>().map_err(|e| format!("--listen {v:?}: {e}"))?);
             }
             "--workers" | "-w" => {
                 let v = value("--workers")?;
-                workers = v
-                    .parse::<usize>()
-                    .map_err(|e| format!("--workers {v:?}: {e}"))?;
+                workers = v.parse::<usize>().map_err(|e| format!("--workers {v:?}: {e}"))?;
                 if workers == 0 {
                     return Err("--workers must be at least 1".into());
                 }

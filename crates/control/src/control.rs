@@ -60,13 +60,8 @@ impl Control {
     ) -> Result<Control, ControlError> {
         store.ensure_domains(&plan, actor).await?;
         let table = RoutingTable::build(&plan, &[], 0).into_handle();
-        let control = Control {
-            plan,
-            store,
-            table,
-            version: AtomicU64::new(0),
-            changes: Mutex::new(()),
-        };
+        let control =
+            Control { plan, store, table, version: AtomicU64::new(0), changes: Mutex::new(()) };
         control.reconcile().await?;
         Ok(control)
     }
@@ -100,21 +95,12 @@ impl Control {
             .plan
             .domains
             .iter()
-            .map(|d| {
-                stored
-                    .get(&d.name)
-                    .copied()
-                    .unwrap_or_else(|| DomainState::initial(d))
-            })
+            .map(|d| stored.get(&d.name).copied().unwrap_or_else(|| DomainState::initial(d)))
             .collect();
         let current = self.table.load_full();
         let unchanged = current.version > 0
             && current.domains().len() == states.len()
-            && current
-                .domains()
-                .iter()
-                .zip(&states)
-                .all(|(d, s)| d.state == *s);
+            && current.domains().iter().zip(&states).all(|(d, s)| d.state == *s);
         if unchanged {
             return Ok(current);
         }
@@ -143,12 +129,8 @@ impl Control {
     }
 
     fn current(&self, domain: &str) -> Result<DomainState, ControlError> {
-        self.plan
-            .domain(domain)
-            .ok_or_else(|| ControlError::UnknownDomain(domain.to_owned()))?;
-        self.snapshot()
-            .state(domain)
-            .ok_or_else(|| ControlError::UnknownDomain(domain.to_owned()))
+        self.plan.domain(domain).ok_or_else(|| ControlError::UnknownDomain(domain.to_owned()))?;
+        self.snapshot().state(domain).ok_or_else(|| ControlError::UnknownDomain(domain.to_owned()))
     }
 
     async fn transition(
@@ -184,8 +166,7 @@ impl Control {
         actor: &str,
         reason: &str,
     ) -> Result<Change, ControlError> {
-        self.transition(domain, |s| phase::advance(s.phase, actor, reason))
-            .await
+        self.transition(domain, |s| phase::advance(s.phase, actor, reason)).await
     }
 
     /// Move `domain` back one phase or to `target`.
@@ -201,10 +182,7 @@ impl Control {
         actor: &str,
         reason: &str,
     ) -> Result<Change, ControlError> {
-        self.transition(domain, |s| {
-            phase::rollback(s.phase, target, force, actor, reason)
-        })
-        .await
+        self.transition(domain, |s| phase::rollback(s.phase, target, force, actor, reason)).await
     }
 
     /// Change the read-new and/or shadow percentages of `domain`.
@@ -235,9 +213,7 @@ impl Control {
             shadow_percent: shadow.unwrap_or(before.shadow_percent),
             ..before
         };
-        self.store
-            .record_percentages(domain, before, after, actor, reason)
-            .await?;
+        self.store.record_percentages(domain, before, after, actor, reason).await?;
         let table = self.reconcile().await?;
         tracing::info!(domain, read_new_percent = %after.read_new_percent, shadow_percent = %after.shadow_percent, actor, reason, "percentages changed");
         Ok(Change {

@@ -18,10 +18,7 @@ pub enum StoreError {
     #[error("state store {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error("state store {path}: migrating the schema: {source}")]
-    Migrate {
-        path: PathBuf,
-        source: sqlx::migrate::MigrateError,
-    },
+    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
     #[error("state store: {0}")]
     Query(#[from] sqlx::Error),
     #[error("state store holds an invalid value for domain {domain:?}: {detail}")]
@@ -76,21 +73,12 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate {
-                path: path.to_owned(),
-                source,
-            })?;
-        Ok(Store {
-            pool,
-            path: path.to_owned(),
-        })
+            .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
+        Ok(Store { pool, path: path.to_owned() })
     }
 
     /// The file behind the store.
@@ -152,13 +140,9 @@ impl Store {
         for row in rows {
             let domain: String = row.try_get("domain")?;
             let phase: String = row.try_get("phase")?;
-            let corrupt = |detail: String| StoreError::Corrupt {
-                domain: domain.clone(),
-                detail,
-            };
-            let phase: Phase = phase
-                .parse()
-                .map_err(|e: ficus_model::PhaseParseError| corrupt(e.to_string()))?;
+            let corrupt = |detail: String| StoreError::Corrupt { domain: domain.clone(), detail };
+            let phase: Phase =
+                phase.parse().map_err(|e: ficus_model::PhaseParseError| corrupt(e.to_string()))?;
             let pct = |col: &str| -> Result<Percent, StoreError> {
                 let bp: i64 = row.try_get(col)?;
                 u16::try_from(bp)
@@ -194,10 +178,7 @@ impl Store {
         .await?
         .rows_affected();
         if updated != 1 {
-            return Err(StoreError::Conflict {
-                domain: domain.to_owned(),
-                expected: t.from,
-            });
+            return Err(StoreError::Conflict { domain: domain.to_owned(), expected: t.from });
         }
         let detail = serde_json::json!({ "forced": t.forced });
         insert_audit(

@@ -47,15 +47,10 @@ async fn audit_log_is_append_only() {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", plan.state_path.display()))
         .await
         .unwrap();
-    let err = sqlx::query("UPDATE audit_log SET actor = 'mallory'")
-        .execute(&pool)
-        .await
-        .unwrap_err();
+    let err =
+        sqlx::query("UPDATE audit_log SET actor = 'mallory'").execute(&pool).await.unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
-    let err = sqlx::query("DELETE FROM audit_log")
-        .execute(&pool)
-        .await
-        .unwrap_err();
+    let err = sqlx::query("DELETE FROM audit_log").execute(&pool).await.unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
 }
 
@@ -69,20 +64,8 @@ async fn a_stale_transition_is_refused_by_the_store() {
     store.record_transition("invoices", &t).await.unwrap();
     // A second writer that decided on the old phase must not apply.
     let err = store.record_transition("invoices", &t).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Conflict {
-                expected: Phase::DualWrite,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert_eq!(
-        store.states().await.unwrap()["invoices"].phase,
-        Phase::Backfill
-    );
+    assert!(matches!(err, StoreError::Conflict { expected: Phase::DualWrite, .. }), "{err}");
+    assert_eq!(store.states().await.unwrap()["invoices"].phase, Phase::Backfill);
     assert_eq!(
         store.audit(Some("invoices"), 10).await.unwrap().len(),
         2,
@@ -94,20 +77,14 @@ async fn a_stale_transition_is_refused_by_the_store() {
 async fn control_publishes_every_change_and_keeps_it_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let plan = plan(dir.path());
-    let control = Control::start(
-        Arc::clone(&plan),
-        Store::open(&plan.state_path).await.unwrap(),
-        "t",
-    )
-    .await
-    .unwrap();
+    let control =
+        Control::start(Arc::clone(&plan), Store::open(&plan.state_path).await.unwrap(), "t")
+            .await
+            .unwrap();
     let handle = control.handle();
     let v1 = handle.load().version;
     control.advance("invoices", "ops", "go").await.unwrap();
-    assert_eq!(
-        handle.load().state("invoices").unwrap().phase,
-        Phase::Backfill
-    );
+    assert_eq!(handle.load().state("invoices").unwrap().phase, Phase::Backfill);
     assert!(handle.load().version > v1);
     control.advance("invoices", "ops", "reads").await.unwrap();
     control
@@ -120,72 +97,41 @@ async fn control_publishes_every_change_and_keeps_it_across_reopen() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        handle
-            .load()
-            .state("invoices")
-            .unwrap()
-            .read_new_percent
-            .basis_points(),
-        2500
-    );
+    assert_eq!(handle.load().state("invoices").unwrap().read_new_percent.basis_points(), 2500);
 
     let err = control
         .rollback("invoices", RollbackTarget::To(Phase::New), false, "ops", "")
         .await
         .unwrap_err();
-    assert!(matches!(
-        err,
-        ControlError::Refused(TransitionError::NotEarlier { .. })
-    ));
+    assert!(matches!(err, ControlError::Refused(TransitionError::NotEarlier { .. })));
     let err = control.advance("payments", "ops", "").await.unwrap_err();
     assert!(matches!(err, ControlError::UnknownDomain(_)));
     control.store().close().await;
     drop(control);
 
-    let control = Control::start(
-        Arc::clone(&plan),
-        Store::open(&plan.state_path).await.unwrap(),
-        "t",
-    )
-    .await
-    .unwrap();
+    let control =
+        Control::start(Arc::clone(&plan), Store::open(&plan.state_path).await.unwrap(), "t")
+            .await
+            .unwrap();
     let s = control.snapshot().state("invoices").unwrap();
-    assert_eq!(
-        (s.phase, s.read_new_percent.basis_points()),
-        (Phase::ReadNew, 2500)
-    );
+    assert_eq!((s.phase, s.read_new_percent.basis_points()), (Phase::ReadNew, 2500));
 }
 
 #[tokio::test]
 async fn a_change_made_by_another_process_is_picked_up_by_reconcile() {
     let dir = tempfile::tempdir().unwrap();
     let plan = plan(dir.path());
-    let a = Control::start(
-        Arc::clone(&plan),
-        Store::open(&plan.state_path).await.unwrap(),
-        "a",
-    )
-    .await
-    .unwrap();
-    let b = Control::start(
-        Arc::clone(&plan),
-        Store::open(&plan.state_path).await.unwrap(),
-        "b",
-    )
-    .await
-    .unwrap();
+    let a = Control::start(Arc::clone(&plan), Store::open(&plan.state_path).await.unwrap(), "a")
+        .await
+        .unwrap();
+    let b = Control::start(Arc::clone(&plan), Store::open(&plan.state_path).await.unwrap(), "b")
+        .await
+        .unwrap();
     b.advance("tracks", "ops", "from b").await.unwrap();
     assert_eq!(a.snapshot().state("tracks").unwrap().phase, Phase::Legacy);
     a.reconcile().await.unwrap();
-    assert_eq!(
-        a.snapshot().state("tracks").unwrap().phase,
-        Phase::DualWrite
-    );
+    assert_eq!(a.snapshot().state("tracks").unwrap().phase, Phase::DualWrite);
     // A decides on the stored phase, not its stale table.
     let c = a.advance("tracks", "ops", "from a").await.unwrap();
-    assert_eq!(
-        (c.before.phase, c.after.phase),
-        (Phase::DualWrite, Phase::Backfill)
-    );
+    assert_eq!((c.before.phase, c.after.phase), (Phase::DualWrite, Phase::Backfill));
 }

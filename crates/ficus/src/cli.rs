@@ -35,12 +35,7 @@ pub enum Output {
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
     /// Base URL of the admin API.
-    #[arg(
-        long,
-        env = "FICUS_ADMIN_URL",
-        default_value = "http://127.0.0.1:9900",
-        global = true
-    )]
+    #[arg(long, env = "FICUS_ADMIN_URL", default_value = "http://127.0.0.1:9900", global = true)]
     pub admin_url: String,
     /// Bearer token for changes.
     #[arg(long, env = "FICUS_ADMIN_TOKEN", hide_env_values = true, global = true)]

@@ -67,10 +67,7 @@ impl AdminClient {
             format!("{method} {url}: is `ficus serve` running? (--admin-url / FICUS_ADMIN_URL)")
         })?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .with_context(|| format!("{method} {url}: read the answer"))?;
+        let text = resp.text().await.with_context(|| format!("{method} {url}: read the answer"))?;
         if status.is_success() {
             return serde_json::from_str(&text)
                 .with_context(|| format!("{method} {url}: unexpected answer: {text}"))

@@ -78,9 +78,8 @@ pub async fn status(domain: Option<&str>, admin: &AdminArgs) -> Result<(), CliEr
             .map_err(anyhow::Error::from)?,
         );
     }
-    let mut t = table(&[
-        "domain", "phase", "reads", "writes", "synced", "read new", "shadow", "next",
-    ]);
+    let mut t =
+        table(&["domain", "phase", "reads", "writes", "synced", "read new", "shadow", "next"]);
     for v in &views {
         t.add_row(vec![
             v.name.clone(),
@@ -127,9 +126,8 @@ fn print_change(c: &ChangeView, output: Output) -> Result<(), CliError> {
 pub async fn advance(domain: &str, change: &ChangeArgs, admin: &AdminArgs) -> Result<(), CliError> {
     let client = AdminClient::new(admin)?;
     let body = serde_json::json!({ "reason": change.reason, "actor": actor(change) });
-    let c: ChangeView = client
-        .change(Method::POST, &format!("/v1/domains/{domain}/advance"), body)
-        .await?;
+    let c: ChangeView =
+        client.change(Method::POST, &format!("/v1/domains/{domain}/advance"), body).await?;
     print_change(&c, admin.output)
 }
 
@@ -142,13 +140,8 @@ pub async fn rollback(
 ) -> Result<(), CliError> {
     let client = AdminClient::new(admin)?;
     let body = serde_json::json!({ "to": to, "force": force, "reason": change.reason, "actor": actor(change) });
-    let c: ChangeView = client
-        .change(
-            Method::POST,
-            &format!("/v1/domains/{domain}/rollback"),
-            body,
-        )
-        .await?;
+    let c: ChangeView =
+        client.change(Method::POST, &format!("/v1/domains/{domain}/rollback"), body).await?;
     print_change(&c, admin.output)
 }
 
@@ -170,9 +163,8 @@ pub async fn set(
         "read_new_percent": read_new, "shadow_percent": shadow,
         "reason": change.reason, "actor": actor(change),
     });
-    let c: ChangeView = client
-        .change(Method::PATCH, &format!("/v1/domains/{domain}"), body)
-        .await?;
+    let c: ChangeView =
+        client.change(Method::PATCH, &format!("/v1/domains/{domain}"), body).await?;
     print_change(&c, admin.output)
 }
 
@@ -186,9 +178,7 @@ pub async fn audit(domain: Option<&str>, limit: u32, admin: &AdminArgs) -> Resul
     if admin.output == Output::Json {
         return print_json(&entries);
     }
-    let mut t = table(&[
-        "#", "time", "actor", "domain", "action", "from", "to", "reason",
-    ]);
+    let mut t = table(&["#", "time", "actor", "domain", "action", "from", "to", "reason"]);
     for e in &entries {
         t.add_row(vec![
             e.id.to_string(),

@@ -21,10 +21,7 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> CliError {
-        CliError {
-            exit,
-            error: error.into(),
-        }
+        CliError { exit, error: error.into() }
     }
 }
 
@@ -36,9 +33,6 @@ impl fmt::Display for CliError {
 
 impl From<anyhow::Error> for CliError {
     fn from(error: anyhow::Error) -> CliError {
-        CliError {
-            exit: Exit::Failure,
-            error,
-        }
+        CliError { exit: Exit::Failure, error }
     }
 }

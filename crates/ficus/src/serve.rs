@@ -12,9 +12,7 @@ use tokio::signal::unix::{SignalKind, signal};
 pub async fn run(plan_path: &Path) -> Result<(), CliError> {
     let plan = Plan::load(plan_path).map_err(|e| CliError::new(Exit::InvalidPlan, e))?;
     let token = server::resolve_token(&plan.admin.token)?;
-    let gateway_listener = TcpListener::bind(plan.listener.address)
-        .await
-        .with_context(|| format!("listen on {} (listener.address)", plan.listener.address))?;
+    let gateway_listener = server::bind_gateway(plan.listener.address)?;
     let admin_listener = TcpListener::bind(plan.admin.address)
         .await
         .with_context(|| format!("listen on {} (admin.address)", plan.admin.address))?;

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use ficus_control::admin::{self, AdminState};
 use ficus_control::{Control, Store};
-use ficus_gateway::{Gateway, Upstreams};
+use ficus_gateway::{Gateway, Upstreams, workers};
 use ficus_model::{Plan, TokenSource};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ pub struct Server {
     pub control: Arc<Control>,
     draining: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
-    gateway_task: JoinHandle<Result<(), ficus_gateway::ServeError>>,
+    gateway: workers::Workers,
     admin_task: JoinHandle<std::io::Result<()>>,
     reconcile_task: JoinHandle<()>,
 }
@@ -58,37 +58,54 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-/// Open the store, publish the first routing table and start serving on the given listeners.
+/// The number of gateway workers: the plan's, or one per available core.
+pub fn worker_count(plan: &Plan) -> usize {
+    plan.listener.workers.unwrap_or_else(default_workers)
+}
+
+/// One gateway worker per available core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Bind the gateway's listener on `addr`.
 ///
 /// # Errors
-/// The store cannot be opened or migrated.
+/// The address is taken or not local.
+pub fn bind_gateway(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    workers::bind(addr).context("gateway listener (listener.address)")
+}
+
+/// Open the store, publish the first routing table and start serving on the given listeners
+/// (from [`bind_gateway`]).
+///
+/// # Errors
+/// The store cannot be opened or migrated, or a worker cannot start.
 pub async fn start(
     plan: Arc<Plan>,
     token: String,
-    gateway_listener: TcpListener,
+    gateway_listener: std::net::TcpListener,
     admin_listener: TcpListener,
 ) -> anyhow::Result<Server> {
     let metrics = crate::telemetry::metrics();
-    let store = Store::open(&plan.state_path)
-        .await
-        .context("open the state store")?;
+    let store = Store::open(&plan.state_path).await.context("open the state store")?;
     let control = Arc::new(Control::start(Arc::clone(&plan), store, SERVER_ACTOR).await?);
     let gateway_addr = gateway_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
     let draining = Arc::new(AtomicBool::new(false));
 
-    let gateway = Arc::new(Gateway::new(
-        control.handle(),
-        Upstreams::from_plan(&plan),
-        plan.listener.max_body_bytes,
-    ));
-    let gateway_task = tokio::spawn(ficus_gateway::serve(
+    let handle = control.handle();
+    let make = || {
+        Gateway::new(Arc::clone(&handle), Upstreams::from_plan(&plan), plan.listener.max_body_bytes)
+    };
+    let gateway = workers::start(
         gateway_listener,
-        gateway,
-        stopped(stop_rx.clone()),
+        worker_count(&plan),
+        make,
+        stop_rx.clone(),
         DRAIN_TIMEOUT,
-    ));
+    )?;
     let app = admin::router(AdminState {
         control: Arc::clone(&control),
         token: token.into(),
@@ -112,7 +129,7 @@ pub async fn start(
         control,
         draining,
         stop,
-        gateway_task,
+        gateway,
         admin_task,
         reconcile_task,
     })
@@ -129,7 +146,9 @@ impl Server {
         tracing::info!(?grace, "draining: /readyz now answers 503");
         tokio::time::sleep(grace).await;
         let _ = self.stop.send(true);
-        let gateway = self.gateway_task.await.context("gateway task")?;
+        let workers = self.gateway;
+        let gateway =
+            tokio::task::spawn_blocking(move || workers.join()).await.context("gateway workers")?;
         let admin = self.admin_task.await.context("admin task")?;
         self.reconcile_task.await.context("reconcile task")?;
         self.control.store().close().await;

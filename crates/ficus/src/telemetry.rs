@@ -4,10 +4,11 @@
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
-/// Latency buckets in seconds, 0.5 ms … 10 s.
-const LATENCY_BUCKETS: [f64; 15] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+/// How often recorded histogram samples are folded into their buckets; between upkeeps they
+/// are kept raw, so without it memory grows with every request.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+use ficus_gateway::LATENCY_BUCKETS;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -19,7 +20,16 @@ pub fn metrics() -> Option<PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
                 .ok()?;
             let handle = builder.install_recorder().ok()?;
-            ficus_gateway::describe_metrics();
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new().name("ficus-metrics".into()).spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "no metrics upkeep thread; histograms grow until scraped");
+            }
             metrics::describe_gauge!(
                 "ficus_build_info",
                 "Always 1; the labels say which build runs."

@@ -23,11 +23,7 @@ async fn phases_survive_a_restart_and_a_sigkill() {
     let (plan, ports) = write_plan(dir.path(), legacy, new, "legacy");
 
     let serve = Serve::start(&plan, &ports).await;
-    let out = ficus(
-        &serve.admin,
-        Some(TOKEN),
-        &["advance", "invoices", "-m", "dual writes on"],
-    );
+    let out = ficus(&serve.admin, Some(TOKEN), &["advance", "invoices", "-m", "dual writes on"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = ficus(&serve.admin, Some(TOKEN), &["advance", "invoices"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -37,11 +33,7 @@ async fn phases_survive_a_restart_and_a_sigkill() {
     let out = ficus(&serve.admin, None, &["status", "invoices", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["phase"], "backfill", "phase kept across a clean restart");
-    let out = ficus(
-        &serve.admin,
-        Some(TOKEN),
-        &["advance", "invoices", "-m", "reads to new"],
-    );
+    let out = ficus(&serve.admin, Some(TOKEN), &["advance", "invoices", "-m", "reads to new"]);
     assert!(out.status.success(), "{}", stderr(&out));
     serve.kill();
 
@@ -61,17 +53,9 @@ async fn phases_survive_a_restart_and_a_sigkill() {
         .unwrap();
     assert_eq!(r["side"], "new");
 
-    let out = ficus(
-        &serve.admin,
-        None,
-        &["audit", "--domain", "invoices", "-o", "json"],
-    );
+    let out = ficus(&serve.admin, None, &["audit", "--domain", "invoices", "-o", "json"]);
     let audit: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    let actions: Vec<&str> = audit
-        .iter()
-        .rev()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> = audit.iter().rev().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["init", "advance", "advance", "advance"]);
     assert_eq!(audit[0]["reason"], "reads to new");
     assert_eq!(audit[0]["to_phase"], "read-new");
@@ -84,10 +68,7 @@ async fn a_change_reaches_the_gateway_before_the_next_request() {
     let (plan, ports) = write_plan(dir.path(), legacy, new, "backfill");
     let serve = Serve::start(&plan, &ports).await;
     let http = client();
-    assert_eq!(
-        side_of(&http, &serve.gateway, "/invoices/1", "c1").await,
-        "legacy"
-    );
+    assert_eq!(side_of(&http, &serve.gateway, "/invoices/1", "c1").await, "legacy");
 
     // A change through the admin API: the very next request follows it, and the first request
     // served by new comes well within 100 ms of asking.
@@ -107,27 +88,14 @@ async fn a_change_reaches_the_gateway_before_the_next_request() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        side_of(&http, &serve.gateway, "/invoices/1", "c1").await,
-        "new"
-    );
+    assert_eq!(side_of(&http, &serve.gateway, "/invoices/1", "c1").await, "new");
     let seen = asked.elapsed();
-    assert!(
-        seen < Duration::from_millis(100),
-        "change seen after {seen:?}"
-    );
+    assert!(seen < Duration::from_millis(100), "change seen after {seen:?}");
 
     // The same through the CLI.
-    let out = ficus(
-        &serve.admin,
-        Some(TOKEN),
-        &["rollback", "invoices", "--to", "dual-write"],
-    );
+    let out = ficus(&serve.admin, Some(TOKEN), &["rollback", "invoices", "--to", "dual-write"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        side_of(&http, &serve.gateway, "/invoices/1", "c1").await,
-        "legacy"
-    );
+    assert_eq!(side_of(&http, &serve.gateway, "/invoices/1", "c1").await, "legacy");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,19 +111,9 @@ async fn admin_changes_need_the_token() {
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"ficus\"");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
-    let r = http
-        .post(&url)
-        .bearer_auth("wrong-token")
-        .send()
-        .await
-        .unwrap();
+    let r = http.post(&url).bearer_auth("wrong-token").send().await.unwrap();
     assert_eq!(r.status(), 403);
-    let r = http
-        .post(&url)
-        .bearer_auth(&TOKEN[..TOKEN.len() - 1])
-        .send()
-        .await
-        .unwrap();
+    let r = http.post(&url).bearer_auth(&TOKEN[..TOKEN.len() - 1]).send().await.unwrap();
     assert_eq!(r.status(), 403, "a prefix of the token is not the token");
     let r = http
         .patch(format!("{}/v1/domains/invoices", serve.admin))
@@ -164,46 +122,18 @@ async fn admin_changes_need_the_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = http
-        .get(format!("{}/v1/domains/invoices", serve.admin))
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(format!("{}/v1/domains/invoices", serve.admin)).send().await.unwrap();
     assert_eq!(r.status(), 200, "reads need no token");
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["phase"], "legacy", "refused changes changed nothing");
 
     // The CLI maps them to exit code 4.
-    assert_eq!(
-        ficus(&serve.admin, None, &["advance", "invoices"])
-            .status
-            .code(),
-        Some(4)
-    );
-    assert_eq!(
-        ficus(&serve.admin, Some("nope"), &["advance", "invoices"])
-            .status
-            .code(),
-        Some(4)
-    );
+    assert_eq!(ficus(&serve.admin, None, &["advance", "invoices"]).status.code(), Some(4));
+    assert_eq!(ficus(&serve.admin, Some("nope"), &["advance", "invoices"]).status.code(), Some(4));
     // Refusals by the phase rules give 3.
-    assert_eq!(
-        ficus(&serve.admin, Some(TOKEN), &["rollback", "invoices"])
-            .status
-            .code(),
-        Some(3)
-    );
-    assert_eq!(
-        ficus(&serve.admin, Some(TOKEN), &["advance", "payments"])
-            .status
-            .code(),
-        Some(3)
-    );
-    let out = ficus(
-        &serve.admin,
-        Some(TOKEN),
-        &["set", "invoices", "--read-new-percent", "150"],
-    );
+    assert_eq!(ficus(&serve.admin, Some(TOKEN), &["rollback", "invoices"]).status.code(), Some(3));
+    assert_eq!(ficus(&serve.admin, Some(TOKEN), &["advance", "payments"]).status.code(), Some(3));
+    let out = ficus(&serve.admin, Some(TOKEN), &["set", "invoices", "--read-new-percent", "150"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
 }
@@ -232,21 +162,12 @@ async fn admin_serves_openapi_metrics_and_health() {
         "/v1/domains/{name}/rollback",
         "/v1/audit",
     ] {
-        assert!(
-            doc["paths"][path].is_object(),
-            "{path} missing from the OpenAPI document"
-        );
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["paths"]["/v1/domains/{name}"]["patch"].is_object());
 
-    let metrics = http
-        .get(format!("{}/metrics", serve.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics =
+        http.get(format!("{}/metrics", serve.admin)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ficus_build_info{version=\""), "{metrics}");
     let line = metrics
         .lines()
@@ -257,22 +178,12 @@ async fn admin_serves_openapi_metrics_and_health() {
                 && l.contains("outcome=\"success\"")
         })
         .unwrap();
-    assert!(
-        line.contains("phase=\"new\"") && line.ends_with(" 1"),
-        "{line}"
-    );
-    assert!(
-        metrics.contains("ficus_request_duration_seconds_bucket{"),
-        "histogram, not summary"
-    );
+    assert!(line.contains("phase=\"new\"") && line.ends_with(" 1"), "{line}");
+    assert!(metrics.contains("ficus_request_duration_seconds_bucket{"), "histogram, not summary");
 
     for path in ["/livez", "/healthz", "/readyz"] {
         assert_eq!(
-            http.get(format!("{}{path}", serve.admin))
-                .send()
-                .await
-                .unwrap()
-                .status(),
+            http.get(format!("{}{path}", serve.admin)).send().await.unwrap().status(),
             200,
             "{path}"
         );
@@ -295,20 +206,12 @@ fn validate_names_the_key_and_opens_nothing() {
         ),
     )
     .unwrap();
-    let out = Command::new(util::bin())
-        .args(["validate", "-c"])
-        .arg(&plan)
-        .output()
-        .unwrap();
+    let out = Command::new(util::bin()).args(["validate", "-c"]).arg(&plan).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!dir.path().join("state.db").exists());
 
     std::fs::write(&plan, "[upstreams.legacy]\nurl = \"http://a:1\"\n[upstreams.new]\nurl = \"http://b:1\"\npool = 3\n").unwrap();
-    let out = Command::new(util::bin())
-        .args(["validate", "-c"])
-        .arg(&plan)
-        .output()
-        .unwrap();
+    let out = Command::new(util::bin()).args(["validate", "-c"]).arg(&plan).output().unwrap();
     assert_eq!(out.status.code(), Some(5));
     let msg = stderr(&out).replace(&plan.display().to_string(), "ficus.toml");
     insta::assert_snapshot!(msg);
@@ -318,13 +221,9 @@ fn validate_names_the_key_and_opens_nothing() {
 fn help_lists_the_exit_codes() {
     let out = Command::new(util::bin()).arg("--help").output().unwrap();
     let text = stdout(&out);
-    for line in [
-        "0  success",
-        "2  usage error",
-        "3  refused",
-        "4  not authorised",
-        "5  invalid plan",
-    ] {
+    for line in
+        ["0  success", "2  usage error", "3  refused", "4  not authorised", "5  invalid plan"]
+    {
         assert!(text.contains(line), "missing {line:?} in --help");
     }
 }
@@ -336,12 +235,7 @@ fn the_demo_walks_all_five_phases_with_no_client_errors() {
         .env("FICUS_LOG", "error")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "demo failed: {}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
+    assert!(out.status.success(), "demo failed: {}\n{}", stderr(&out), stdout(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["client_visible_errors"], 0);
     let phases: Vec<&str> = report["by_phase"]
@@ -350,32 +244,17 @@ fn the_demo_walks_all_five_phases_with_no_client_errors() {
         .iter()
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        phases,
-        ["legacy", "dual-write", "backfill", "read-new", "new"]
-    );
+    assert_eq!(phases, ["legacy", "dual-write", "backfill", "read-new", "new"]);
     let by = |phase: &str, side: &str| {
-        report["by_phase"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["phase"] == phase)
-            .unwrap()[side]
+        report["by_phase"].as_array().unwrap().iter().find(|p| p["phase"] == phase).unwrap()[side]
             .as_u64()
             .unwrap()
     };
     assert!(by("legacy", "legacy") > 0 && by("legacy", "new") == 0);
     assert!(by("new", "new") > 0 && by("new", "legacy") == 0);
-    assert!(
-        by("read-new", "new") > 0 && by("read-new", "legacy") > 0,
-        "the ramp split reads"
-    );
-    let rollbacks = report["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "rollback")
-        .count();
+    assert!(by("read-new", "new") > 0 && by("read-new", "legacy") > 0, "the ramp split reads");
+    let rollbacks =
+        report["audit"].as_array().unwrap().iter().filter(|e| e["action"] == "rollback").count();
     assert_eq!(rollbacks, 1);
 }
 
@@ -390,13 +269,7 @@ fn ctrl_c_stops_the_demo_cleanly() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -410,10 +283,6 @@ fn ctrl_c_stops_the_demo_cleanly() {
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("interrupted"), "{err}");
     // Everything ran in the demo's own process; its temp dir is gone with it.
-    let dir = err
-        .lines()
-        .find_map(|l| l.split(" in ").nth(1))
-        .map(str::trim)
-        .unwrap();
+    let dir = err.lines().find_map(|l| l.split(" in ").nth(1)).map(str::trim).unwrap();
     assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
 }

@@ -11,7 +11,5 @@ pub type Body = BoxBody<Bytes, BoxError>;
 
 /// A body with fixed bytes (problem documents).
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }

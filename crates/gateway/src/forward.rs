@@ -2,16 +2,15 @@
 
 use crate::body::{Body, BoxError};
 use crate::error::Failure;
-use crate::headers;
+use crate::headers::{self, ClientAddr};
 use crate::metrics::{Outcome, RequestMetrics};
 use crate::problem;
 use crate::sticky;
 use crate::table::{RoutingTable, SnapshotHandle};
 use crate::upstream::{UpstreamClient, Upstreams};
 use ficus_model::{Side, Unmatched, decide};
-use http::{HeaderValue, Request, Response, Uri, Version, header};
+use http::{Request, Response, Version, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,11 +32,7 @@ struct Route<'t> {
 impl Gateway {
     /// A gateway reading snapshots from `table`.
     pub fn new(table: SnapshotHandle, upstreams: Upstreams, max_body_bytes: u64) -> Gateway {
-        Gateway {
-            table,
-            upstreams,
-            max_body_bytes,
-        }
+        Gateway { table, upstreams, max_body_bytes }
     }
 
     /// The snapshot handle (shared with the control plane).
@@ -46,7 +41,7 @@ impl Gateway {
     }
 
     /// Serve one request. Never fails: a failure becomes a problem+json answer.
-    pub async fn handle<B>(&self, req: Request<B>, client: SocketAddr) -> Response<Body>
+    pub async fn handle<B>(&self, req: Request<B>, client: &ClientAddr) -> Response<Body>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
@@ -60,9 +55,7 @@ impl Gateway {
         // 1. match, 2. decide
         let route = route(&snapshot, &parts);
         if let Err(failure) = check_target(&parts) {
-            route
-                .metrics
-                .record(None, Outcome::Rejected, start.elapsed());
+            route.metrics.record(None, Outcome::Rejected, start.elapsed());
             return problem::response(&failure, &request_id);
         }
         let Some(primary) = route.primary else {
@@ -70,9 +63,7 @@ impl Gateway {
                 method: parts.method.to_string(),
                 path: parts.uri.path().to_owned(),
             };
-            route
-                .metrics
-                .record(None, Outcome::Rejected, start.elapsed());
+            route.metrics.record(None, Outcome::Rejected, start.elapsed());
             return problem::response(&failure, &request_id);
         };
         let too_large = parts
@@ -81,13 +72,9 @@ impl Gateway {
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .is_some_and(|n| n > self.max_body_bytes);
         if too_large {
-            route
-                .metrics
-                .record(None, Outcome::Rejected, start.elapsed());
+            route.metrics.record(None, Outcome::Rejected, start.elapsed());
             return problem::response(
-                &Failure::BodyTooLarge {
-                    limit: self.max_body_bytes,
-                },
+                &Failure::BodyTooLarge { limit: self.max_body_bytes },
                 &request_id,
             );
         }
@@ -100,9 +87,7 @@ impl Gateway {
             Ok(mut resp) => {
                 let outcome = Outcome::of_status(resp.status().as_u16());
                 route.metrics.record(Some(primary), outcome, elapsed);
-                if let Ok(v) = HeaderValue::from_str(&request_id) {
-                    resp.headers_mut().insert(headers::X_REQUEST_ID, v);
-                }
+                resp.headers_mut().insert(headers::X_REQUEST_ID, request_id);
                 tracing::debug!(domain = route.domain, upstream = %primary, status = resp.status().as_u16(), ?elapsed, "forwarded");
                 resp
             }
@@ -117,7 +102,7 @@ impl Gateway {
                 route.metrics.record(Some(primary), outcome, elapsed);
                 tracing::warn!(
                     domain = route.domain,
-                    request_id,
+                    request_id = request_id.to_str().unwrap_or("-"),
                     failed = failure.side().as_str(),
                     "{failure}"
                 );
@@ -131,19 +116,16 @@ impl Gateway {
         upstream: &UpstreamClient,
         mut parts: http::request::Parts,
         body: B,
-        client: SocketAddr,
+        client: &ClientAddr,
     ) -> Result<Response<Body>, Failure>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
         let side = upstream.side;
-        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri: Uri = format!("{}{}", upstream.base, path_and_query)
-            .parse()
-            .map_err(|e| Failure::BadRequest {
-                detail: format!("request target: {e}"),
-            })?;
+        let uri = upstream
+            .uri_for(parts.uri.path_and_query())
+            .map_err(|e| Failure::BadRequest { detail: format!("request target: {e}") })?;
         let host = parts
             .headers
             .get(header::HOST)
@@ -179,9 +161,7 @@ impl Gateway {
         };
         let (mut parts, body) = resp.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers);
-        let body: Body = body
-            .map_err(|e: hyper::Error| -> BoxError { Box::new(e) })
-            .boxed();
+        let body: Body = body.map_err(|e: hyper::Error| -> BoxError { Box::new(e) }).boxed();
         Ok(Response::from_parts(parts, body))
     }
 }
@@ -191,9 +171,7 @@ impl Gateway {
 /// domain's route than the one the gateway matched.
 fn check_target(parts: &http::request::Parts) -> Result<(), Failure> {
     if parts.method == http::Method::CONNECT {
-        return Err(Failure::MethodNotAllowed {
-            method: parts.method.to_string(),
-        });
+        return Err(Failure::MethodNotAllowed { method: parts.method.to_string() });
     }
     let path = parts.uri.path();
     if !path.starts_with('/') {
@@ -201,11 +179,7 @@ fn check_target(parts: &http::request::Parts) -> Result<(), Failure> {
             detail: format!("request target {path:?} is not a path"),
         });
     }
-    let dot_segment = path.split('/').any(|seg| {
-        let lower = seg.to_ascii_lowercase();
-        let decoded = lower.replace("%2e", ".");
-        decoded == "." || decoded == ".."
-    });
+    let dot_segment = path.split('/').any(is_dot_segment);
     if dot_segment {
         return Err(Failure::BadRequest {
             detail: format!("path {path:?} has a '.' or '..' segment; send the resolved path"),
@@ -214,23 +188,33 @@ fn check_target(parts: &http::request::Parts) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `.` or `..`, also percent-encoded (`%2e`, any case).
+fn is_dot_segment(seg: &str) -> bool {
+    if seg.is_empty() || seg.len() > 6 {
+        return false;
+    }
+    let mut dots = 0;
+    let mut rest = seg.as_bytes();
+    while !rest.is_empty() {
+        match rest {
+            [b'.', tail @ ..] => rest = tail,
+            [b'%', b'2', b'e' | b'E', tail @ ..] => rest = tail,
+            _ => return false,
+        }
+        dots += 1;
+    }
+    dots <= 2
+}
+
 fn route<'t>(snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<'t> {
     let method = parts.method.as_str();
     match snapshot.routes.lookup(method, parts.uri.path()) {
         Some(m) => {
             let d = &snapshot.domains[m.domain];
-            let bucket = sticky::bucket(
-                d.sticky.as_ref(),
-                &parts.headers,
-                parts.uri.query(),
-                &m.params,
-            );
+            let bucket =
+                sticky::bucket(d.sticky.as_ref(), &parts.headers, parts.uri.query(), &m.params);
             let decision = decide(d.state.phase, method, bucket, d.state.read_new_percent);
-            Route {
-                metrics: &d.metrics,
-                primary: Some(decision.primary),
-                domain: &d.name,
-            }
+            Route { metrics: &d.metrics, primary: Some(decision.primary), domain: &d.name }
         }
         None => Route {
             metrics: &snapshot.unmatched_metrics,
@@ -257,22 +241,14 @@ fn classify(side: Side, e: &hyper_util::client::legacy::Error, limit: u64) -> Fa
             if inner.is::<LengthLimitError>() {
                 return Failure::BodyTooLarge { limit };
             }
-            return Failure::BadRequest {
-                detail: error_chain(err),
-            };
+            return Failure::BadRequest { detail: error_chain(err) };
         }
         source = err.source();
     }
     if e.is_connect() {
-        Failure::UpstreamConnect {
-            side,
-            detail: error_chain(e),
-        }
+        Failure::UpstreamConnect { side, detail: error_chain(e) }
     } else {
-        Failure::UpstreamBroken {
-            side,
-            detail: error_chain(e),
-        }
+        Failure::UpstreamBroken { side, detail: error_chain(e) }
     }
 }
 
@@ -285,4 +261,19 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = err.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_dot_segment;
+
+    #[test]
+    fn dot_segments_plain_and_encoded() {
+        for seg in [".", "..", "%2e", "%2E%2e", ".%2e"] {
+            assert!(is_dot_segment(seg), "{seg}");
+        }
+        for seg in ["", "...", "a.", ".a", "%2f", "%2e%2e%2e", "invoices"] {
+            assert!(!is_dot_segment(seg), "{seg}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! client's address, scheme and host passed on (`X-Forwarded-*`, RFC 7239 `Forwarded`), and the
 //! W3C trace context (`traceparent`) and `x-request-id` passed on or created.
 
+use crate::ids;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::SocketAddr;
 
@@ -29,6 +30,10 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 
 /// Remove hop-by-hop headers, including every header named in `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names is cheaper than nine hashed removals.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -44,75 +49,106 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Facts about a client connection, formatted once per connection rather than per request.
+#[derive(Debug, Clone)]
+pub struct ClientAddr {
+    pub addr: SocketAddr,
+    ip: String,
+    /// This hop's `Forwarded` element without the host (RFC 7239 §4).
+    forwarded_for: String,
+}
+
+impl ClientAddr {
+    pub fn new(addr: SocketAddr) -> ClientAddr {
+        let ip = addr.ip();
+        // RFC 7239 §6: IPv6 addresses are quoted and bracketed.
+        let node = if ip.is_ipv6() { format!("\"[{ip}]\"") } else { ip.to_string() };
+        ClientAddr { addr, ip: ip.to_string(), forwarded_for: format!("for={node};proto=http") }
+    }
+}
+
 /// Append the client to `X-Forwarded-For` and `Forwarded`, and set `X-Forwarded-Proto` and
 /// `X-Forwarded-Host` (the latter from the original `Host`, or the HTTP/2 `:authority`).
-pub fn set_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: Option<&str>) {
-    let ip = client.ip();
+pub fn set_forwarded(headers: &mut HeaderMap, client: &ClientAddr, host: Option<&str>) {
     // Several field lines form one list (RFC 9110 §5.3): keep them all, then append the client.
-    let mut xff: Vec<&str> = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let ip_text = ip.to_string();
-    xff.push(&ip_text);
-    let xff = xff.join(", ");
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    let mut prior = headers.get_all(&X_FORWARDED_FOR).iter();
+    let xff = match (prior.next(), prior.next()) {
+        (None, _) => HeaderValue::from_str(&client.ip).ok(),
+        (Some(one), None) => {
+            let mut v = Vec::with_capacity(one.len() + 2 + client.ip.len());
+            v.extend_from_slice(one.as_bytes());
+            v.extend_from_slice(b", ");
+            v.extend_from_slice(client.ip.as_bytes());
+            HeaderValue::from_bytes(&v).ok()
+        }
+        (Some(_), Some(_)) => {
+            let mut all: Vec<&[u8]> =
+                headers.get_all(&X_FORWARDED_FOR).iter().map(HeaderValue::as_bytes).collect();
+            all.push(client.ip.as_bytes());
+            HeaderValue::from_bytes(&all.join(&b", "[..])).ok()
+        }
+    };
+    if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR, v);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    // RFC 7239 §6: IPv6 addresses are quoted and bracketed.
-    let node = if ip.is_ipv6() {
-        format!("\"[{ip}]\"")
-    } else {
-        ip.to_string()
-    };
-    let mut element = format!("for={node};proto=http");
     // Only the host this gateway saw is passed on, never one the client claimed.
     headers.remove(&X_FORWARDED_HOST);
-    if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
-        if let Ok(v) = HeaderValue::from_str(host) {
-            headers.insert(X_FORWARDED_HOST, v);
+    let host = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"'));
+    let element = match host {
+        Some(host) => {
+            if let Ok(v) = HeaderValue::from_str(host) {
+                headers.insert(X_FORWARDED_HOST, v);
+            }
+            let mut e = String::with_capacity(client.forwarded_for.len() + host.len() + 8);
+            e.push_str(&client.forwarded_for);
+            e.push_str(";host=\"");
+            e.push_str(host);
+            e.push('"');
+            HeaderValue::from_str(&e).ok()
         }
-        element.push_str(&format!(";host=\"{host}\""));
-    }
-    if let Ok(v) = HeaderValue::from_str(&element) {
+        None => HeaderValue::from_str(&client.forwarded_for).ok(),
+    };
+    if let Some(v) = element {
         headers.append(FORWARDED, v);
     }
 }
 
-/// The request id: the client's `x-request-id` if it is a sane token, else a new random one.
-/// Set on the forwarded request; returned for logs and the response.
-pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
-    if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok())
+/// The request id: the client's `x-request-id` if it is a sane token, else a new random one
+/// (32 hex digits). Set on the forwarded request; returned for logs and the response.
+pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
+    if let Some(id) = headers.get(&X_REQUEST_ID)
         && !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_graphic())
+        && id.as_bytes().iter().all(u8::is_ascii_graphic)
     {
-        return id.to_owned();
+        return id.clone();
     }
-    let id = hex(&rand::random::<[u8; 16]>());
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        headers.insert(X_REQUEST_ID, v);
-    }
+    let id = HeaderValue::from_bytes(&ids::hex128()).unwrap_or(HeaderValue::from_static("0"));
+    headers.insert(X_REQUEST_ID, id.clone());
     id
 }
 
 /// Keep a valid W3C `traceparent` (version 00) as it is, or start a new sampled trace.
-/// Returns the trace id.
-pub fn ensure_traceparent(headers: &mut HeaderMap) -> String {
+pub fn ensure_traceparent(headers: &mut HeaderMap) {
     if let Some(tp) = headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok())
-        && let Some(trace_id) = valid_traceparent(tp)
+        && valid_traceparent(tp).is_some()
     {
-        return trace_id.to_owned();
+        return;
     }
-    let trace_id = hex(&rand::random::<[u8; 16]>());
-    let span_id = hex(&rand::random::<[u8; 8]>());
-    if let Ok(v) = HeaderValue::from_str(&format!("00-{trace_id}-{span_id}-01")) {
+    // 00-<32 hex trace id>-<16 hex parent id>-01 (sampled)
+    let mut tp = [0u8; 55];
+    tp[..3].copy_from_slice(b"00-");
+    tp[3..35].copy_from_slice(&ids::hex128());
+    tp[35] = b'-';
+    let mut span = [0u8; 16];
+    ids::hex_u64(ids::next_u64() | 1, &mut span);
+    tp[36..52].copy_from_slice(&span);
+    tp[52..].copy_from_slice(b"-01");
+    if let Ok(v) = HeaderValue::from_bytes(&tp) {
         headers.insert(TRACEPARENT, v);
     }
     headers.remove("tracestate");
-    trace_id
 }
 
 /// The trace id of a valid version-00 `traceparent` (W3C Trace Context §3.2).
@@ -122,9 +158,7 @@ fn valid_traceparent(tp: &str) -> Option<&str> {
         return None;
     };
     let lower_hex = |s: &str, n| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
     let ok = *version == "00"
         && lower_hex(trace, 32)
@@ -135,16 +169,6 @@ fn valid_traceparent(tp: &str) -> Option<&str> {
     ok.then_some(*trace)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,15 +176,9 @@ mod tests {
     #[test]
     fn hop_by_hop_and_connection_named_headers_go() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, x-secret"),
-        );
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
         h.insert("x-secret", HeaderValue::from_static("1"));
-        h.insert(
-            header::TRANSFER_ENCODING,
-            HeaderValue::from_static("chunked"),
-        );
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         h.insert("x-kept", HeaderValue::from_static("1"));
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
@@ -171,12 +189,13 @@ mod tests {
     fn forwarded_headers_append() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        set_forwarded(&mut h, "[::1]:5000".parse().unwrap(), Some("shop.example"));
-        assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
-        assert_eq!(
-            h["forwarded"],
-            "for=\"[::1]\";proto=http;host=\"shop.example\""
+        set_forwarded(
+            &mut h,
+            &ClientAddr::new("[::1]:5000".parse().unwrap()),
+            Some("shop.example"),
         );
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
+        assert_eq!(h["forwarded"], "for=\"[::1]\";proto=http;host=\"shop.example\"");
         assert_eq!(h["x-forwarded-host"], "shop.example");
     }
 
@@ -185,15 +204,12 @@ mod tests {
         let mut h = HeaderMap::new();
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         h.insert(TRACEPARENT, HeaderValue::from_static(tp));
-        assert_eq!(
-            ensure_traceparent(&mut h),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
+        ensure_traceparent(&mut h);
         assert_eq!(h[TRACEPARENT], tp);
         let mut h = HeaderMap::new();
         h.insert(TRACEPARENT, HeaderValue::from_static("00-zz-00-01"));
-        let id = ensure_traceparent(&mut h);
-        assert!(valid_traceparent(h[TRACEPARENT].to_str().unwrap()) == Some(id.as_str()));
+        ensure_traceparent(&mut h);
+        assert!(valid_traceparent(h[TRACEPARENT].to_str().unwrap()).is_some());
     }
 
     #[test]
@@ -204,6 +220,6 @@ mod tests {
         let mut h = HeaderMap::new();
         let id = ensure_request_id(&mut h);
         assert_eq!(id.len(), 32);
-        assert_eq!(h[X_REQUEST_ID], id.as_str());
+        assert_eq!(h[X_REQUEST_ID], id);
     }
 }

@@ -1,13 +1,41 @@
 //! Request metrics: `ficus_requests_total` and `ficus_request_duration_seconds` by domain,
-//! upstream, phase and outcome. Handles are resolved once per routing snapshot, so recording a
-//! request is two atomic updates with no label allocation.
+//! upstream, phase and outcome, in a small registry of our own. Recording is three relaxed
+//! atomic adds on a cell resolved once per routing snapshot — no locks, no allocation, no
+//! background upkeep (the generic Prometheus exporter keeps every histogram sample until an
+//! upkeep pass, which cost ~3% of the gateway's throughput in `bench/gateway.sh`).
 
 use ficus_model::{Phase, Side};
-use metrics::{Counter, Histogram, counter, histogram};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub const REQUESTS_TOTAL: &str = "ficus_requests_total";
 pub const REQUEST_DURATION_SECONDS: &str = "ficus_request_duration_seconds";
+
+/// Upper bounds of the latency buckets, in seconds (0.5 ms … 10 s).
+pub const LATENCY_BUCKETS: [f64; 15] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0];
+
+/// The same bounds in nanoseconds, for an integer comparison on the hot path.
+const BUCKET_NANOS: [u64; 15] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    7_500_000_000,
+    10_000_000_000,
+];
 
 /// How a request ended, as seen by the client. A bounded label set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +50,7 @@ pub enum Outcome {
     Timeout,
     /// The upstream could not be reached or broke the exchange (502).
     Unreachable,
-    /// The gateway refused the request itself (413, 400, 404 for no route).
+    /// The gateway refused the request itself (413, 405, 400, 404 for no route).
     Rejected,
 }
 
@@ -55,64 +83,140 @@ impl Outcome {
             _ => Outcome::Success,
         }
     }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Label value for requests that reached no upstream.
 const NO_UPSTREAM: &str = "none";
+const UPSTREAMS: [&str; 3] = ["legacy", "new", NO_UPSTREAM];
 
-/// Pre-resolved handles for one domain in one phase: `[upstream][outcome]`, where upstream 0 is
-/// legacy, 1 new, 2 none.
+/// One label set's counts.
+#[derive(Debug, Default)]
+struct Cell {
+    /// Per-bucket (not cumulative) counts; a sample above the last bound is only in `count`.
+    buckets: [AtomicU64; 15],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+/// (domain, upstream, phase, outcome)
+type Labels = (String, &'static str, &'static str, &'static str);
+
+fn registry() -> &'static Mutex<BTreeMap<Labels, Arc<Cell>>> {
+    static REGISTRY: OnceLock<Mutex<BTreeMap<Labels, Arc<Cell>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(BTreeMap::new()))
+}
+
+/// Cells for one domain in one phase: `[upstream][outcome]`, upstream 0 legacy, 1 new, 2 none.
 #[derive(Debug, Clone)]
 pub struct RequestMetrics {
-    counters: Vec<Counter>,
-    histograms: Vec<Histogram>,
+    cells: Vec<Arc<Cell>>,
 }
 
 impl RequestMetrics {
-    /// Resolve the handles for `domain` in `phase` (`None` for unmatched requests).
+    /// Resolve the cells for `domain` in `phase` (`None` for unmatched requests).
     pub fn new(domain: &str, phase: Option<Phase>) -> RequestMetrics {
         let phase = phase.map_or("none", Phase::as_str);
-        let mut counters = Vec::with_capacity(18);
-        let mut histograms = Vec::with_capacity(18);
-        for upstream in [Side::Legacy.as_str(), Side::New.as_str(), NO_UPSTREAM] {
+        let mut map = match registry().lock() {
+            Ok(m) => m,
+            // A panic while holding the lock cannot leave the map half-updated (inserts are
+            // whole), so the data is still good.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut cells = Vec::with_capacity(UPSTREAMS.len() * Outcome::ALL.len());
+        for upstream in UPSTREAMS {
             for outcome in Outcome::ALL {
-                let labels = [
-                    ("domain", domain.to_owned()),
-                    ("upstream", upstream.to_owned()),
-                    ("phase", phase.to_owned()),
-                    ("outcome", outcome.as_str().to_owned()),
-                ];
-                counters.push(counter!(REQUESTS_TOTAL, &labels));
-                histograms.push(histogram!(REQUEST_DURATION_SECONDS, &labels));
+                let key = (domain.to_owned(), upstream, phase, outcome.as_str());
+                cells.push(Arc::clone(map.entry(key).or_default()));
             }
         }
-        RequestMetrics {
-            counters,
-            histograms,
-        }
+        RequestMetrics { cells }
     }
 
     /// Count one request and its latency up to the response head.
     pub fn record(&self, upstream: Option<Side>, outcome: Outcome, elapsed: Duration) {
         let u = upstream.map_or(2, Side::index);
-        let o = Outcome::ALL.iter().position(|x| *x == outcome).unwrap_or(0);
-        let i = u * Outcome::ALL.len() + o;
-        if let (Some(c), Some(h)) = (self.counters.get(i), self.histograms.get(i)) {
-            c.increment(1);
-            h.record(elapsed.as_secs_f64());
+        let Some(cell) = self.cells.get(u * Outcome::ALL.len() + outcome.index()) else { return };
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        cell.count.fetch_add(1, Ordering::Relaxed);
+        cell.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if let Some(i) = BUCKET_NANOS.iter().position(|b| nanos <= *b) {
+            cell.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-/// Register descriptions of the gateway's metrics with the installed recorder.
-pub fn describe_metrics() {
-    metrics::describe_counter!(
-        REQUESTS_TOTAL,
-        "Requests through the gateway by domain, upstream, phase and outcome."
+/// Append the request metrics in the Prometheus text format (0.0.4) to `out`. Label sets that
+/// never saw a request are left out.
+pub fn render_prometheus(out: &mut String) {
+    let map = match registry().lock() {
+        Ok(m) => m,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let seen: Vec<(&Labels, &Arc<Cell>)> =
+        map.iter().filter(|(_, c)| c.count.load(Ordering::Relaxed) > 0).collect();
+    let labels = |(d, u, p, o): &Labels| {
+        format!("domain=\"{d}\",upstream=\"{u}\",phase=\"{p}\",outcome=\"{o}\"")
+    };
+    let _ = writeln!(
+        out,
+        "# HELP {REQUESTS_TOTAL} Requests through the gateway by domain, upstream, phase and outcome."
     );
-    metrics::describe_histogram!(
-        REQUEST_DURATION_SECONDS,
-        metrics::Unit::Seconds,
-        "Time from receiving a request to sending the response head, by domain, upstream, phase and outcome."
-    );
+    let _ = writeln!(out, "# TYPE {REQUESTS_TOTAL} counter");
+    for (key, cell) in &seen {
+        let _ = writeln!(
+            out,
+            "{REQUESTS_TOTAL}{{{}}} {}",
+            labels(key),
+            cell.count.load(Ordering::Relaxed)
+        );
+    }
+    let name = REQUEST_DURATION_SECONDS;
+    let _ =
+        writeln!(out, "# HELP {name} Time from receiving a request to sending the response head.");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (key, cell) in &seen {
+        let l = labels(key);
+        let mut cumulative = 0;
+        for (bound, n) in LATENCY_BUCKETS.iter().zip(&cell.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {cumulative}");
+        }
+        let count = cell.count.load(Ordering::Relaxed);
+        // Precision loss above 2^53 ns (104 days of summed latency) is acceptable for a sum.
+        #[allow(clippy::cast_precision_loss)]
+        let sum = cell.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{l}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{l}}} {count}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_cumulative_buckets() {
+        let m = RequestMetrics::new("metrics-test", Some(Phase::ReadNew));
+        m.record(Some(Side::New), Outcome::Success, Duration::from_micros(300));
+        m.record(Some(Side::New), Outcome::Success, Duration::from_millis(3));
+        m.record(Some(Side::New), Outcome::Success, Duration::from_secs(20));
+        let mut out = String::new();
+        render_prometheus(&mut out);
+        let l = "domain=\"metrics-test\",upstream=\"new\",phase=\"read-new\",outcome=\"success\"";
+        assert!(out.contains(&format!("ficus_requests_total{{{l}}} 3\n")), "{out}");
+        assert!(out.contains(&format!("_bucket{{{l},le=\"0.0005\"}} 1\n")), "{out}");
+        assert!(out.contains(&format!("_bucket{{{l},le=\"0.005\"}} 2\n")), "{out}");
+        assert!(out.contains(&format!("_bucket{{{l},le=\"10\"}} 2\n")), "{out}");
+        assert!(out.contains(&format!("_bucket{{{l},le=\"+Inf\"}} 3\n")), "{out}");
+        assert!(out.contains(&format!("_sum{{{l}}} 20.0033\n")), "{out}");
+        assert!(
+            !out.contains("metrics-test\",upstream=\"legacy\""),
+            "unused label sets are left out"
+        );
+    }
 }

@@ -9,7 +9,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The response for a failure: status, problem+json body naming the side that failed, and the
 /// request id so a user can find the log line.
-pub fn response(failure: &Failure, request_id: &str) -> Response<Body> {
+pub fn response(failure: &Failure, request_id: &HeaderValue) -> Response<Body> {
     let status = failure.status();
     let doc = serde_json::json!({
         "type": failure.type_uri(),
@@ -17,14 +17,11 @@ pub fn response(failure: &Failure, request_id: &str) -> Response<Body> {
         "status": status.as_u16(),
         "detail": failure.to_string(),
         "failed": failure.side().as_str(),
-        "request_id": request_id,
+        "request_id": request_id.to_str().unwrap_or(""),
     });
     let mut resp = Response::new(full(doc.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert(crate::headers::X_REQUEST_ID, v);
-    }
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    resp.headers_mut().insert(crate::headers::X_REQUEST_ID, request_id.clone());
     resp
 }

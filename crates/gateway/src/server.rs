@@ -2,6 +2,7 @@
 //! port; on shutdown stops accepting and drains in-flight requests up to a deadline.
 
 use crate::forward::Gateway;
+use crate::headers::ClientAddr;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -9,8 +10,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 /// Time a client gets to send a request head before the connection is closed.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -20,6 +23,52 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum ServeError {
     #[error("in-flight requests did not finish within {0:?}; closed them")]
     DrainTimeout(Duration),
+}
+
+/// A connection accepted by another thread and handed to this worker.
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    pub stream: std::net::TcpStream,
+    pub client: std::net::SocketAddr,
+    /// Released when the connection ends: the acceptor counts each worker's open connections.
+    pub load: LoadGuard,
+}
+
+/// One open connection counted against a worker.
+#[derive(Debug)]
+pub(crate) struct LoadGuard {
+    pub loads: Arc<[AtomicUsize]>,
+    pub worker: usize,
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        if let Some(l) = self.loads.get(self.worker) {
+            l.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Where connections come from.
+pub(crate) enum Source {
+    /// Accept them here.
+    Listener(TcpListener),
+    /// Receive them from an acceptor on another thread.
+    Handoff(mpsc::UnboundedReceiver<Handoff>),
+}
+
+impl Source {
+    async fn next(
+        &mut self,
+    ) -> Option<std::io::Result<(TcpStream, std::net::SocketAddr, Option<LoadGuard>)>> {
+        match self {
+            Source::Listener(l) => Some(l.accept().await.map(|(s, a)| (s, a, None))),
+            Source::Handoff(rx) => {
+                let h = rx.recv().await?;
+                Some(TcpStream::from_std(h.stream).map(|s| (s, h.client, Some(h.load))))
+            }
+        }
+    }
 }
 
 /// Serve `gateway` on `listener` until `shutdown` resolves, then drain for up to `drain`.
@@ -32,11 +81,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> Result<(), ServeError> {
+    serve_from(Source::Listener(listener), gateway, shutdown, drain).await
+}
+
+/// [`serve`] over any [`Source`] of connections.
+pub(crate) async fn serve_from(
+    mut source: Source,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> Result<(), ServeError> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
@@ -46,10 +102,12 @@ pub async fn serve(
     loop {
         // Reap finished connections so the set does not grow with every connection ever served.
         while connections.try_join_next().is_some() {}
-        let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
+        let (stream, client, load) = tokio::select! {
+            accepted = source.next() => match accepted {
+                Some(Ok(conn)) => conn,
+                // The acceptor is gone: only happens at shutdown.
+                None => break,
+                Some(Err(e)) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -63,9 +121,12 @@ pub async fn serve(
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
         connections.spawn(async move {
+            let _load = load;
+            let peer = Arc::new(ClientAddr::new(client));
             let service = service_fn(move |req| {
                 let gateway = Arc::clone(&gateway);
-                async move { Ok::<_, Infallible>(gateway.handle(req, client).await) }
+                let peer = Arc::clone(&peer);
+                async move { Ok::<_, Infallible>(gateway.handle(req, &peer).await) }
             });
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn).await {
@@ -73,11 +134,8 @@ pub async fn serve(
             }
         });
     }
-    drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    drop(source);
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
         connections.abort_all();
         while connections.join_next().await.is_some() {}
         return Err(ServeError::DrainTimeout(drain));

@@ -15,10 +15,9 @@ pub fn bucket(
         StickyKey::Header(name) => headers.get(name.as_str()).map(|v| v.as_bytes()),
         StickyKey::Cookie(name) => cookie(headers, name),
         StickyKey::Query(name) => query.and_then(|q| query_param(q, name)).map(str::as_bytes),
-        StickyKey::PathParam(name) => params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_bytes()),
+        StickyKey::PathParam(name) => {
+            params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_bytes())
+        }
     });
     match value {
         Some(v) => Bucket::of_key(v),
@@ -57,35 +56,11 @@ mod tests {
         h.insert("x-customer-id", HeaderValue::from_static("42"));
         h.insert("cookie", HeaderValue::from_static("a=1; sid=42; b=2"));
         let expect = Bucket::of_key(b"42");
+        assert_eq!(bucket(Some(&StickyKey::Header("x-customer-id".into())), &h, None, &[]), expect);
+        assert_eq!(bucket(Some(&StickyKey::Cookie("sid".into())), &h, None, &[]), expect);
+        assert_eq!(bucket(Some(&StickyKey::Query("c".into())), &h, Some("x=1&c=42"), &[]), expect);
         assert_eq!(
-            bucket(
-                Some(&StickyKey::Header("x-customer-id".into())),
-                &h,
-                None,
-                &[]
-            ),
-            expect
-        );
-        assert_eq!(
-            bucket(Some(&StickyKey::Cookie("sid".into())), &h, None, &[]),
-            expect
-        );
-        assert_eq!(
-            bucket(
-                Some(&StickyKey::Query("c".into())),
-                &h,
-                Some("x=1&c=42"),
-                &[]
-            ),
-            expect
-        );
-        assert_eq!(
-            bucket(
-                Some(&StickyKey::PathParam("id".into())),
-                &h,
-                None,
-                &[("id", "42")]
-            ),
+            bucket(Some(&StickyKey::PathParam("id".into())), &h, None, &[("id", "42")]),
             expect
         );
     }

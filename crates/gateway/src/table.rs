@@ -38,10 +38,7 @@ impl RoutingTable {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                let state = states
-                    .get(i)
-                    .copied()
-                    .unwrap_or_else(|| DomainState::initial(d));
+                let state = states.get(i).copied().unwrap_or_else(|| DomainState::initial(d));
                 DomainRoute {
                     name: d.name.clone(),
                     state,
@@ -61,10 +58,7 @@ impl RoutingTable {
 
     /// A domain's state in this snapshot.
     pub fn state(&self, name: &str) -> Option<DomainState> {
-        self.domains
-            .iter()
-            .find(|d| d.name == name)
-            .map(|d| d.state)
+        self.domains.iter().find(|d| d.name == name).map(|d| d.state)
     }
 
     /// Every domain in plan order.

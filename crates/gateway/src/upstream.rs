@@ -11,8 +11,9 @@ use std::time::Duration;
 pub struct UpstreamClient {
     pub side: Side,
     pub(crate) client: Client<HttpConnector, Body>,
-    /// `http://host:port/prefix` with no trailing slash.
-    pub(crate) base: String,
+    authority: http::uri::Authority,
+    /// Path prefix without a trailing slash ("" for none).
+    prefix: String,
     pub(crate) request_timeout: Duration,
 }
 
@@ -29,12 +30,43 @@ impl UpstreamClient {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
+        // The plan checked the authority; a failure here leaves an empty one that fails to
+        // connect (502) rather than a panic.
+        let authority = up
+            .authority
+            .parse()
+            .unwrap_or_else(|_| http::uri::Authority::from_static("invalid.invalid"));
         UpstreamClient {
             side: up.side,
             client,
-            base: up.base_url(),
+            authority,
+            prefix: up.path_prefix.clone(),
             request_timeout: up.request_timeout,
         }
+    }
+
+    /// The absolute URI of a request target on this upstream: scheme and authority of the
+    /// upstream, its prefix, then the target's path and query.
+    ///
+    /// # Errors
+    /// The prefixed target is not a valid URI.
+    pub fn uri_for(
+        &self,
+        target: Option<&http::uri::PathAndQuery>,
+    ) -> Result<http::Uri, http::Error> {
+        let path_and_query = match (target, self.prefix.is_empty()) {
+            (Some(pq), true) => pq.clone(),
+            (None, true) => http::uri::PathAndQuery::from_static("/"),
+            (t, false) => {
+                let tail = t.map_or("/", http::uri::PathAndQuery::as_str);
+                http::uri::PathAndQuery::try_from(format!("{}{tail}", self.prefix))?
+            }
+        };
+        http::Uri::builder()
+            .scheme(http::uri::Scheme::HTTP)
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
     }
 }
 

@@ -17,10 +17,7 @@ use util::{
 
 /// The side the model puts `customer` on at `percent` in read-new.
 fn model_side(customer: &str, percent: f64) -> &'static str {
-    if Percent::from_percent(percent)
-        .unwrap()
-        .contains(Bucket::of_key(customer.as_bytes()))
-    {
+    if Percent::from_percent(percent).unwrap().contains(Bucket::of_key(customer.as_bytes())) {
         "new"
     } else {
         "legacy"
@@ -174,10 +171,7 @@ async fn sticky_ramp_splits_subjects_and_only_adds_when_raised() {
         seen.entry(c.as_str()).or_default().push(fresh);
     }
     for (c, sides) in &seen {
-        assert!(
-            sides.iter().all(|s| *s == sides[0]),
-            "{c} flapped: {sides:?}"
-        );
+        assert!(sides.iter().all(|s| *s == sides[0]), "{c} flapped: {sides:?}");
     }
     let mixed: Vec<&str> = seen.values().map(|s| s[0].as_str()).collect();
     assert!(
@@ -221,22 +215,13 @@ async fn an_in_flight_request_finishes_on_the_snapshot_it_started_with() {
         let url = env.gw.url("/invoices/9?delay_ms=1500");
         async move { client.get(&url).await }
     });
-    wait_until("the slow request to reach legacy", || {
-        env.legacy.hits() == 1
-    })
-    .await;
+    wait_until("the slow request to reach legacy", || env.legacy.hits() == 1).await;
     env.gw.set(Phase::New, 0.0);
-    assert!(
-        !slow.is_finished(),
-        "the slow request ended before the swap"
-    );
+    assert!(!slow.is_finished(), "the slow request ended before the swap");
 
     let fast = client.get(&env.gw.url("/invoices/9")).await;
     assert_eq!(fast.side(), "new", "a request after the swap goes to new");
-    assert!(
-        !slow.is_finished(),
-        "the slow request should still be in flight"
-    );
+    assert!(!slow.is_finished(), "the slow request should still be in flight");
 
     let slow = slow.await.unwrap();
     assert_backend_saw(&slow, "legacy", "GET", "/invoices/9");
@@ -271,19 +256,10 @@ async fn an_unreachable_upstream_gives_502_naming_it() {
             .await;
         let doc = r.problem(502);
         assert_eq!(doc["failed"], side, "{doc}");
-        assert_eq!(
-            doc["type"], "urn:ficus:problem:upstream-unreachable",
-            "{doc}"
-        );
+        assert_eq!(doc["type"], "urn:ficus:problem:upstream-unreachable", "{doc}");
         assert_eq!(doc["request_id"], "req-502");
-        assert!(
-            doc["detail"].as_str().unwrap().contains(side),
-            "detail names the upstream: {doc}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "a refused connect is fast"
-        );
+        assert!(doc["detail"].as_str().unwrap().contains(side), "detail names the upstream: {doc}");
+        assert!(started.elapsed() < Duration::from_secs(3), "a refused connect is fast");
     }
 }
 
@@ -325,22 +301,14 @@ async fn a_slow_upstream_gives_504_naming_it() {
 async fn bodies_over_the_limit_get_413_and_bodies_under_it_arrive_whole() {
     let env = Env::start(|o| o.max_body_bytes = 1024).await;
     let client = Client::http1();
-    let post = |body| {
-        request(Method::POST, &env.gw.url("/invoices"))
-            .body(body)
-            .unwrap()
-    };
+    let post = |body| request(Method::POST, &env.gw.url("/invoices")).body(body).unwrap();
 
     // Declared too large: refused before anything is sent upstream.
     let r = client.send(post(full(vec![b'a'; 1025]))).await;
     let doc = r.problem(413);
     assert_eq!(doc["failed"], "client", "{doc}");
     assert_eq!(doc["type"], "urn:ficus:problem:body-too-large", "{doc}");
-    assert_eq!(
-        env.legacy.hits(),
-        0,
-        "a declared oversize body is never forwarded"
-    );
+    assert_eq!(env.legacy.hits(), 0, "a declared oversize body is never forwarded");
 
     // Streamed without a length, going over the limit on the way.
     let r = client.send(post(chunked(4, 512))).await;
@@ -369,9 +337,7 @@ async fn a_large_body_streams_through() {
     let client = Client::http1();
     let r = client
         .send(
-            request(Method::POST, &env.gw.url("/invoices"))
-                .body(chunked(128, 64 * 1024))
-                .unwrap(),
+            request(Method::POST, &env.gw.url("/invoices")).body(chunked(128, 64 * 1024)).unwrap(),
         )
         .await;
     assert_backend_saw(&r, "legacy", "POST", "/invoices");
@@ -393,9 +359,7 @@ async fn a_large_body_streams_through() {
 // ---------------------------------------------------------------------------------------------
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn is_valid_traceparent(tp: &str) -> bool {
@@ -444,16 +408,9 @@ async fn hop_by_hop_headers_stay_and_forwarding_headers_are_set() {
         "proxy-connection",
         "transfer-encoding",
     ] {
-        assert_eq!(
-            r.seen_all(gone),
-            Vec::<String>::new(),
-            "{gone} was forwarded"
-        );
+        assert_eq!(r.seen_all(gone), Vec::<String>::new(), "{gone} was forwarded");
     }
-    assert_eq!(
-        r.seen("authorization").as_deref(),
-        Some("Bearer end-to-end")
-    );
+    assert_eq!(r.seen("authorization").as_deref(), Some("Bearer end-to-end"));
     assert_eq!(r.seen("x-custom").as_deref(), Some("kept"));
     assert_eq!(
         r.seen("x-forwarded-for").as_deref(),
@@ -473,11 +430,7 @@ async fn hop_by_hop_headers_stay_and_forwarding_headers_are_set() {
     );
 
     // The response side: the backend's hop-by-hop headers are not passed to the client.
-    assert_eq!(
-        r.header("x-backend-hop"),
-        None,
-        "Connection-named response header leaked"
-    );
+    assert_eq!(r.header("x-backend-hop"), None, "Connection-named response header leaked");
     assert_eq!(r.header("keep-alive"), None);
     assert_eq!(r.header("x-backend-kept"), Some("yes"));
 
@@ -508,11 +461,7 @@ async fn traceparent_is_kept_when_valid_and_replaced_when_not() {
     let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let r = send(Some(valid)).await;
     assert_eq!(r.seen("traceparent").as_deref(), Some(valid));
-    assert_eq!(
-        r.seen("tracestate").as_deref(),
-        Some("v=1"),
-        "tracestate kept with it"
-    );
+    assert_eq!(r.seen("tracestate").as_deref(), Some("v=1"), "tracestate kept with it");
 
     for invalid in [
         "garbage",
@@ -525,23 +474,13 @@ async fn traceparent_is_kept_when_valid_and_replaced_when_not() {
         let r = send(Some(invalid)).await;
         let tp = r.seen("traceparent").expect("no traceparent forwarded");
         assert_ne!(tp, invalid);
-        assert!(
-            is_valid_traceparent(&tp),
-            "{invalid:?} replaced by invalid {tp:?}"
-        );
-        assert_eq!(
-            r.seen("tracestate"),
-            None,
-            "tracestate of a dropped trace kept"
-        );
+        assert!(is_valid_traceparent(&tp), "{invalid:?} replaced by invalid {tp:?}");
+        assert_eq!(r.seen("tracestate"), None, "tracestate of a dropped trace kept");
     }
 
     let a = send(None).await.seen("traceparent").unwrap();
     let b = send(None).await.seen("traceparent").unwrap();
-    assert!(
-        is_valid_traceparent(&a) && is_valid_traceparent(&b),
-        "{a} {b}"
-    );
+    assert!(is_valid_traceparent(&a) && is_valid_traceparent(&b), "{a} {b}");
     assert_ne!(a[3..35], b[3..35], "each new trace gets its own id");
 }
 
@@ -642,20 +581,12 @@ async fn h2c_prior_knowledge_is_served_and_routed_by_the_phase() {
 
     // Writes over h2: to the authoritative side; a streamed oversize body is refused.
     let r = h2
-        .send(
-            request(Method::POST, &env.gw.url("/invoices"))
-                .body(chunked(2, 100))
-                .unwrap(),
-        )
+        .send(request(Method::POST, &env.gw.url("/invoices")).body(chunked(2, 100)).unwrap())
         .await;
     assert_backend_saw(&r, "new", "POST", "/invoices");
     assert_eq!(r.json()["body_len"], 200);
     let r = h2
-        .send(
-            request(Method::POST, &env.gw.url("/invoices"))
-                .body(chunked(8, 512))
-                .unwrap(),
-        )
+        .send(request(Method::POST, &env.gw.url("/invoices")).body(chunked(8, 512)).unwrap())
         .await;
     assert_eq!(r.problem(413)["failed"], "client");
 }
@@ -679,11 +610,7 @@ async fn unmatched_requests_follow_the_unmatched_setting() {
         let r = client.get(&env.gw.url("/elsewhere/1?x=1")).await;
         assert_backend_saw(&r, side, "GET", "/elsewhere/1");
         let r = client
-            .send(
-                request(Method::PATCH, &env.gw.url("/invoices/7"))
-                    .body(full("{}"))
-                    .unwrap(),
-            )
+            .send(request(Method::PATCH, &env.gw.url("/invoices/7")).body(full("{}")).unwrap())
             .await;
         assert_backend_saw(&r, side, "PATCH", "/invoices/7");
         let routed = client.get(&env.gw.url("/invoices/7")).await;
@@ -696,18 +623,10 @@ async fn unmatched_requests_follow_the_unmatched_setting() {
     assert_eq!(doc["failed"], "client", "{doc}");
     assert_eq!(doc["type"], "urn:ficus:problem:no-route", "{doc}");
     let r = client
-        .send(
-            request(Method::PATCH, &env.gw.url("/invoices/7"))
-                .body(empty())
-                .unwrap(),
-        )
+        .send(request(Method::PATCH, &env.gw.url("/invoices/7")).body(empty()).unwrap())
         .await;
     r.problem(404);
-    assert_eq!(
-        env.legacy.hits() + env.new.hits(),
-        0,
-        "rejected requests reach no upstream"
-    );
+    assert_eq!(env.legacy.hits() + env.new.hits(), 0, "rejected requests reach no upstream");
     let routed = client.get(&env.gw.url("/invoices/7")).await;
     assert_eq!(routed.side(), "legacy");
 }
@@ -740,10 +659,7 @@ async fn garbage_input_does_not_hurt_the_gateway() {
     // An invalid request line: 400.
     let raw = raw_exchange(addr, b"THIS IS NOT HTTP\r\n\r\n", false, wait).await;
     let line = status_line(&raw).unwrap_or_default();
-    assert!(
-        line.starts_with("HTTP/1.1 400"),
-        "invalid request line: {line:?}"
-    );
+    assert!(line.starts_with("HTTP/1.1 400"), "invalid request line: {line:?}");
 
     // A 100 KB header (under hyper's ~400 KB head limit): served, or refused with 431.
     let mut big = b"GET /invoices/1 HTTP/1.1\r\nhost: x\r\nx-big: ".to_vec();
@@ -766,10 +682,7 @@ async fn garbage_input_does_not_hurt_the_gateway() {
     huge.extend_from_slice(b"\r\n");
     let raw = raw_exchange(addr, &huge, false, wait).await;
     if let Some(line) = status_line(&raw) {
-        assert!(
-            line.starts_with("HTTP/1.1 4"),
-            "1 MB of headers must not be served: {line:?}"
-        );
+        assert!(line.starts_with("HTTP/1.1 4"), "1 MB of headers must not be served: {line:?}");
     }
 
     // Binary junk.
@@ -792,10 +705,7 @@ async fn garbage_input_does_not_hurt_the_gateway() {
     )
     .await;
     let line = status_line(&raw).unwrap_or_default();
-    assert!(
-        line.starts_with("HTTP/1.1 413"),
-        "oversize declared body: {line:?}"
-    );
+    assert!(line.starts_with("HTTP/1.1 413"), "oversize declared body: {line:?}");
 
     // A body shorter than declared (under the limit), then the client goes away.
     let _ = raw_exchange(
@@ -838,11 +748,7 @@ async fn garbage_input_does_not_hurt_the_gateway() {
     let r = client.get(&env.gw.url("/invoices/1")).await;
     assert_backend_saw(&r, "legacy", "GET", "/invoices/1");
     let r = client
-        .send(
-            request(Method::POST, &env.gw.url("/invoices"))
-                .body(full("ok"))
-                .unwrap(),
-        )
+        .send(request(Method::POST, &env.gw.url("/invoices")).body(full("ok")).unwrap())
         .await;
     assert_eq!(r.json()["body_len"], 2);
 }
@@ -863,10 +769,7 @@ async fn shutdown_refuses_new_connections_and_drains_in_flight_requests() {
         let url = env.gw.url("/invoices/1?delay_ms=1500");
         async move { client.get(&url).await }
     });
-    wait_until("the slow request to reach legacy", || {
-        env.legacy.hits() == 1
-    })
-    .await;
+    wait_until("the slow request to reach legacy", || env.legacy.hits() == 1).await;
 
     env.gw.trigger_shutdown();
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -883,24 +786,14 @@ async fn shutdown_refuses_new_connections_and_drains_in_flight_requests() {
             }
         }
     }
-    assert!(
-        !slow.is_finished(),
-        "the slow request should still be in flight"
-    );
-    assert!(
-        !env.gw.has_stopped(),
-        "serve returned before the drain ended"
-    );
+    assert!(!slow.is_finished(), "the slow request should still be in flight");
+    assert!(!env.gw.has_stopped(), "serve returned before the drain ended");
 
     let slow = slow.await.unwrap();
     assert_backend_saw(&slow, "legacy", "GET", "/invoices/1");
     env.gw.served().await.expect("drain finished in time");
     let err = client
-        .try_send(
-            request(Method::GET, &env.gw.url("/invoices/1"))
-                .body(empty())
-                .unwrap(),
-        )
+        .try_send(request(Method::GET, &env.gw.url("/invoices/1")).body(empty()).unwrap())
         .await
         .expect_err("served after shutdown");
     assert!(!err.is_empty());
@@ -914,27 +807,16 @@ async fn shutdown_gives_up_after_the_drain_deadline() {
     let slow = tokio::spawn({
         let client = client.clone();
         let url = env.gw.url("/invoices/1?delay_ms=3000");
-        async move {
-            client
-                .try_send(request(Method::GET, &url).body(empty()).unwrap())
-                .await
-        }
+        async move { client.try_send(request(Method::GET, &url).body(empty()).unwrap()).await }
     });
-    wait_until("the slow request to reach legacy", || {
-        env.legacy.hits() == 1
-    })
-    .await;
+    wait_until("the slow request to reach legacy", || env.legacy.hits() == 1).await;
     let started = Instant::now();
     env.gw.trigger_shutdown();
     match env.gw.served().await {
         Err(ServeError::DrainTimeout(d)) => assert_eq!(d, Duration::from_millis(200)),
         other => panic!("expected a drain timeout, got {other:?}"),
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     drop(slow);
 }
 
@@ -1027,11 +909,7 @@ async fn a_client_x_forwarded_host_is_not_passed_on() {
     .await;
     let doc = raw_json(&raw);
     assert_eq!(doc["side"], "legacy", "{doc}");
-    assert_eq!(
-        doc["headers"]["x-forwarded-host"],
-        serde_json::Value::Null,
-        "{doc}"
-    );
+    assert_eq!(doc["headers"]["x-forwarded-host"], serde_json::Value::Null, "{doc}");
 }
 
 /// `ServeError::DrainTimeout` says the straggling requests were closed; they must actually be:
@@ -1043,21 +921,11 @@ async fn the_drain_deadline_closes_straggling_requests() {
     let slow = tokio::spawn({
         let client = client.clone();
         let url = env.gw.url("/invoices/1?delay_ms=1500");
-        async move {
-            client
-                .try_send(request(Method::GET, &url).body(empty()).unwrap())
-                .await
-        }
+        async move { client.try_send(request(Method::GET, &url).body(empty()).unwrap()).await }
     });
-    wait_until("the slow request to reach legacy", || {
-        env.legacy.hits() == 1
-    })
-    .await;
+    wait_until("the slow request to reach legacy", || env.legacy.hits() == 1).await;
     env.gw.trigger_shutdown();
-    assert!(matches!(
-        env.gw.served().await,
-        Err(ServeError::DrainTimeout(_))
-    ));
+    assert!(matches!(env.gw.served().await, Err(ServeError::DrainTimeout(_))));
     let outcome = slow.await.unwrap();
     assert!(
         outcome.is_err(),
@@ -1088,15 +956,8 @@ async fn connect_and_dot_segments_are_refused_by_the_gateway() {
     ] {
         let raw = raw_exchange(env.gw.addr, request, false, Duration::from_secs(3)).await;
         let text = String::from_utf8_lossy(&raw);
-        assert!(
-            status_line(&raw).unwrap_or_default().starts_with(status),
-            "{text}"
-        );
+        assert!(status_line(&raw).unwrap_or_default().starts_with(status), "{text}");
         assert!(text.contains("\"failed\":\"client\""), "{text}");
     }
-    assert_eq!(
-        env.legacy.hits() + env.new.hits(),
-        0,
-        "nothing reached a backend"
-    );
+    assert_eq!(env.legacy.hits() + env.new.hits(), 0, "nothing reached a backend");
 }

@@ -27,13 +27,8 @@ pub enum Phase {
 
 impl Phase {
     /// All phases in order.
-    pub const ALL: [Phase; 5] = [
-        Phase::Legacy,
-        Phase::DualWrite,
-        Phase::Backfill,
-        Phase::ReadNew,
-        Phase::New,
-    ];
+    pub const ALL: [Phase; 5] =
+        [Phase::Legacy, Phase::DualWrite, Phase::Backfill, Phase::ReadNew, Phase::New];
 
     /// The name used in plans, the API, metrics labels and the audit log.
     pub fn as_str(self) -> &'static str {
@@ -57,9 +52,7 @@ impl Phase {
 
     /// The phase one step back, if any.
     pub fn previous(self) -> Option<Phase> {
-        self.position()
-            .checked_sub(1)
-            .and_then(|i| Phase::ALL.get(i).copied())
+        self.position().checked_sub(1).and_then(|i| Phase::ALL.get(i).copied())
     }
 
     /// The side whose write is the truth in this phase.
@@ -105,9 +98,7 @@ impl FromStr for Phase {
         Phase::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| PhaseParseError {
-                given: s.to_owned(),
-            })
+            .ok_or_else(|| PhaseParseError { given: s.to_owned() })
     }
 }
 
@@ -169,11 +160,7 @@ pub enum TransitionError {
 }
 
 fn check_actor(actor: &str) -> Result<(), TransitionError> {
-    if actor.trim().is_empty() {
-        Err(TransitionError::MissingActor)
-    } else {
-        Ok(())
-    }
+    if actor.trim().is_empty() { Err(TransitionError::MissingActor) } else { Ok(()) }
 }
 
 /// Move one phase forward.
@@ -273,10 +260,7 @@ mod tests {
             (Phase::New, New, None, false),
         ];
         for (p, auth, synced, ramps) in rows {
-            assert_eq!(
-                (p.authoritative(), p.synced(), p.ramps_reads()),
-                (auth, synced, ramps)
-            );
+            assert_eq!((p.authoritative(), p.synced(), p.ramps_reads()), (auth, synced, ramps));
         }
     }
 

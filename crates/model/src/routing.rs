@@ -115,11 +115,7 @@ pub fn decide(phase: Phase, method: &str, bucket: Bucket, read_new: Percent) -> 
             Phase::New => Side::New,
         }
     };
-    Decision {
-        primary,
-        secondary: primary.other(),
-        read,
-    }
+    Decision { primary, secondary: primary.other(), read }
 }
 
 /// A matched route: the domain (index into the plan's domains), the template and the path
@@ -167,10 +163,7 @@ pub enum RouteConflict {
 impl RouteTable {
     /// A table that matches nothing.
     pub fn empty() -> RouteTable {
-        RouteTable {
-            router: matchit::Router::new(),
-            entries: Vec::new(),
-        }
+        RouteTable { router: matchit::Router::new(), entries: Vec::new() }
     }
 
     /// Compile the routes of `domains`.
@@ -186,16 +179,13 @@ impl RouteTable {
                 let idx = match entries.iter().position(|e| e.template == route.path) {
                     Some(i) => i,
                     None => {
-                        router
-                            .insert(route.path.clone(), entries.len())
-                            .map_err(|e| RouteConflict::Invalid {
+                        router.insert(route.path.clone(), entries.len()).map_err(|e| {
+                            RouteConflict::Invalid {
                                 template: route.path.clone(),
                                 message: e.to_string(),
-                            })?;
-                        entries.push(Entry {
-                            template: route.path.clone(),
-                            owners: Vec::new(),
-                        });
+                            }
+                        })?;
+                        entries.push(Entry { template: route.path.clone(), owners: Vec::new() });
                         entries.len() - 1
                     }
                 };
@@ -222,16 +212,10 @@ impl RouteTable {
         let m = self.router.at(path).ok()?;
         let entry = &self.entries[*m.value];
         let domain = entry.owners.iter().find_map(|(methods, di)| {
-            let hit = methods
-                .as_ref()
-                .is_none_or(|ms| ms.iter().any(|x| x == method));
+            let hit = methods.as_ref().is_none_or(|ms| ms.iter().any(|x| x == method));
             hit.then_some(*di)
         })?;
-        Some(RouteMatch {
-            domain,
-            template: &entry.template,
-            params: m.params.iter().collect(),
-        })
+        Some(RouteMatch { domain, template: &entry.template, params: m.params.iter().collect() })
     }
 }
 
@@ -294,10 +278,7 @@ mod tests {
                 .filter(|i| share.contains(Bucket::of_key(format!("customer-{i}").as_bytes())))
                 .count();
             let got = on_new as f64 / 100.0;
-            assert!(
-                (got - f64::from(pct)).abs() <= 2.0,
-                "{pct}% setting gave {got}%"
-            );
+            assert!((got - f64::from(pct)).abs() <= 2.0, "{pct}% setting gave {got}%");
         }
     }
 

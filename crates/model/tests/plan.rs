@@ -13,9 +13,7 @@ url = "http://127.0.0.1:8002/api/"
 "#;
 
 fn err(src: &str) -> String {
-    Plan::parse(src, "ficus.toml", Path::new("/etc/ficus"))
-        .unwrap_err()
-        .to_string()
+    Plan::parse(src, "ficus.toml", Path::new("/etc/ficus")).unwrap_err().to_string()
 }
 
 fn with_domain(domain: &str) -> String {
@@ -32,24 +30,15 @@ fn the_sample_plan_loads() {
     assert_eq!(inv.sticky, Some(StickyKey::Header("x-customer-id".into())));
     assert_eq!(plan.upstream(Side::New).authority, "127.0.0.1:8002");
     assert_eq!(plan.listener.max_body_bytes, 1_048_576);
-    assert_eq!(
-        plan.admin.token,
-        TokenSource::Env("FICUS_ADMIN_TOKEN".into())
-    );
+    assert_eq!(plan.admin.token, TokenSource::Env("FICUS_ADMIN_TOKEN".into()));
     let m = plan.routes.lookup("GET", "/invoices/7").unwrap();
-    assert_eq!(
-        (plan.domains[m.domain].name.as_str(), m.template),
-        ("invoices", "/invoices/{id}")
-    );
+    assert_eq!((plan.domains[m.domain].name.as_str(), m.template), ("invoices", "/invoices/{id}"));
     assert_eq!(m.params, vec![("id", "7")]);
     assert!(
         plan.routes.lookup("PATCH", "/invoices/7").is_none(),
         "PATCH is not in the route's set"
     );
-    assert!(
-        plan.routes.lookup("PATCH", "/tracks/7").is_some(),
-        "* takes every method"
-    );
+    assert!(plan.routes.lookup("PATCH", "/tracks/7").is_some(), "* takes every method");
 }
 
 #[test]
@@ -65,9 +54,7 @@ fn defaults_fill_what_is_left_out() {
 
 #[test]
 fn unknown_key_is_rejected_with_the_valid_ones() {
-    insta::assert_snapshot!(err(&format!(
-        "{MINIMAL}\n[listener]\nadress = \"127.0.0.1:1\"\n"
-    )));
+    insta::assert_snapshot!(err(&format!("{MINIMAL}\n[listener]\nadress = \"127.0.0.1:1\"\n")));
 }
 
 #[test]
@@ -141,7 +128,5 @@ fn syntax_error_names_the_line() {
 
 #[test]
 fn wrong_type_names_the_key() {
-    insta::assert_snapshot!(err(&with_domain(
-        "routes = [{ methods = \"GET\", path = \"/i\" }]\n"
-    )));
+    insta::assert_snapshot!(err(&with_domain("routes = [{ methods = \"GET\", path = \"/i\" }]\n")));
 }

@@ -43,17 +43,13 @@ pub fn parse_args(
             _ => (arg, None),
         };
         let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .with_context(|| format!("{name} needs a value"))
+            inline.clone().or_else(|| args.next()).with_context(|| format!("{name} needs a value"))
         };
         match flag.as_str() {
             "--listen" => {
                 let text = value("--listen")?;
-                listen = text
-                    .parse()
-                    .with_context(|| format!("--listen {text:?}: not an ADDR:PORT"))?;
+                listen =
+                    text.parse().with_context(|| format!("--listen {text:?}: not an ADDR:PORT"))?;
             }
             "--db" => db = Some(value("--db")?),
             "--help" | "-h" => return Ok(Command::Help),
@@ -78,10 +74,7 @@ pub fn fresh_temp_dir(prefix: &str) -> anyhow::Result<PathBuf> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// Binds `listen`, prints `listening on http://ADDR` (the real address) to stdout, and serves
@@ -89,14 +82,10 @@ pub fn init_logging() {
 ///
 /// Errors: the address cannot be bound; the server fails.
 pub async fn serve(name: &str, listen: SocketAddr, router: Router) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     println!("{name} listening on http://{addr}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
 
@@ -135,18 +124,10 @@ mod tests {
     #[test]
     fn flags() {
         let default = SocketAddr::from(([127, 0, 0, 1], 8001));
-        assert_eq!(
-            parse(&[]).ok(),
-            Some(Command::Run(Args {
-                listen: default,
-                db: None
-            }))
-        );
+        assert_eq!(parse(&[]).ok(), Some(Command::Run(Args { listen: default, db: None })));
         let got = parse(&["--listen", "127.0.0.1:9000", "--db=x.sqlite"]).ok();
-        let want = Args {
-            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
-            db: Some("x.sqlite".into()),
-        };
+        let want =
+            Args { listen: SocketAddr::from(([127, 0, 0, 1], 9000)), db: Some("x.sqlite".into()) };
         assert_eq!(got, Some(Command::Run(want)));
         assert_eq!(parse(&["-h"]).ok(), Some(Command::Help));
         assert!(parse(&["--listen"]).is_err());

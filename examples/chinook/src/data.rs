@@ -41,9 +41,7 @@ pub fn write_chinook_sqlite(dir: &Path) -> anyhow::Result<PathBuf> {
 pub fn chinook_mysql_script(database: &str) -> anyhow::Result<String> {
     let valid = !database.is_empty()
         && database.len() <= 64
-        && database
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !valid {
         bail!("invalid database name {database:?}: use 1-64 ASCII letters, digits or _");
     }

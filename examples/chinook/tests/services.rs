@@ -38,10 +38,8 @@ fn track(name: &str, price: f64) -> Value {
 }
 
 fn invoice(customer_id: i64, lines: &[(i64, i64)]) -> Value {
-    let lines: Vec<Value> = lines
-        .iter()
-        .map(|(t, q)| json!({"track_id": t, "quantity": q}))
-        .collect();
+    let lines: Vec<Value> =
+        lines.iter().map(|(t, q)| json!({"track_id": t, "quantity": q})).collect();
     json!({
         "customer_id": customer_id,
         "invoice_date": "2025-03-04T05:06:07Z",
@@ -55,12 +53,7 @@ fn invoice(customer_id: i64, lines: &[(i64, i64)]) -> Value {
 }
 
 fn ids(page: &Value) -> Vec<i64> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect()
+    page["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect()
 }
 
 async fn check_paging(s: &Service) {
@@ -89,14 +82,7 @@ async fn check_paging(s: &Service) {
     assert_eq!(page["total"], 3503);
     assert_eq!(ids(&page).len(), 100);
 
-    for bad in [
-        "limit=0",
-        "limit=101",
-        "limit=abc",
-        "offset=-1",
-        "offset=1.5",
-        "limit=",
-    ] {
+    for bad in ["limit=0", "limit=101", "limit=abc", "offset=-1", "offset=1.5", "limit="] {
         s.get(&format!("/tracks?{bad}")).await.expect_problem(400);
     }
 }
@@ -137,22 +123,12 @@ async fn check_get(s: &Service) {
     let t = s.get("/tracks/3500").await.expect(200);
     assert_eq!(t.as_object().unwrap().len(), 9);
 
-    for path in [
-        "/customers/9999",
-        "/invoices/0",
-        "/tracks/-1",
-        "/nothing",
-        "/customers/1/x",
-    ] {
+    for path in ["/customers/9999", "/invoices/0", "/tracks/-1", "/nothing", "/customers/1/x"] {
         s.get(path).await.expect_problem(404);
     }
     s.get("/tracks/abc").await.expect_problem(400);
-    s.get("/invoices/99999999999999999999")
-        .await
-        .expect_problem(400);
-    s.send(reqwest::Method::PATCH, "/tracks/1", None, &[])
-        .await
-        .expect_problem(405);
+    s.get("/invoices/99999999999999999999").await.expect_problem(400);
+    s.send(reqwest::Method::PATCH, "/tracks/1", None, &[]).await.expect_problem(405);
     assert_eq!(s.get("/healthz").await.expect(200), json!({"status": "ok"}));
 }
 
@@ -165,12 +141,7 @@ async fn get_one_and_not_found() {
 
 async fn check_customer_crud(s: &Service) {
     let created = s.post("/customers", &customer("Ada")).await;
-    assert_eq!(
-        created.location.as_deref(),
-        Some("/customers/60"),
-        "{}",
-        s.name
-    );
+    assert_eq!(created.location.as_deref(), Some("/customers/60"), "{}", s.name);
     let body = created.expect(201);
     assert_eq!(body["id"], 60);
     assert_eq!(body["state"], Value::Null);
@@ -193,22 +164,13 @@ async fn check_customer_crud(s: &Service) {
     let asked = s.post_as("/customers", &customer("Bob"), "500").await;
     assert_eq!(asked.location.as_deref(), Some("/customers/500"));
     assert_eq!(asked.expect(201)["id"], 500);
-    s.post_as("/customers", &customer("Bob"), "500")
-        .await
-        .expect_problem(409);
-    s.post_as("/customers", &customer("Bob"), "1")
-        .await
-        .expect_problem(409);
+    s.post_as("/customers", &customer("Bob"), "500").await.expect_problem(409);
+    s.post_as("/customers", &customer("Bob"), "1").await.expect_problem(409);
     for bad in ["0", "-3", "abc", "99999999999"] {
-        s.post_as("/customers", &customer("Bob"), bad)
-            .await
-            .expect_problem(400);
+        s.post_as("/customers", &customer("Bob"), bad).await.expect_problem(400);
     }
     // The next id continues after the highest one.
-    assert_eq!(
-        s.post("/customers", &customer("Cy")).await.expect(201)["id"],
-        501
-    );
+    assert_eq!(s.post("/customers", &customer("Cy")).await.expect(201)["id"], 501);
 
     let detail = s.delete("/customers/1").await.expect_problem(409);
     assert!(detail.contains("invoices"), "{detail}");
@@ -223,12 +185,7 @@ async fn customer_create_replace_delete() {
 
 async fn check_track_crud(s: &Service) {
     let created = s.post("/tracks", &track("New Song", 1.29)).await;
-    assert_eq!(
-        created.location.as_deref(),
-        Some("/tracks/3504"),
-        "{}",
-        s.name
-    );
+    assert_eq!(created.location.as_deref(), Some("/tracks/3504"), "{}", s.name);
     let body = created.expect(201);
     assert_eq!(body["unit_price"], 1.29);
     assert_eq!(s.get("/tracks/3504").await.expect(200), body);
@@ -255,14 +212,9 @@ async fn check_track_crud(s: &Service) {
     bad["unit_price"] = json!("0.99");
     s.post("/tracks", &bad).await.expect_problem(422);
 
-    let asked = s
-        .post_as("/tracks", &track("Replayed", 0.99), "9000")
-        .await
-        .expect(201);
+    let asked = s.post_as("/tracks", &track("Replayed", 0.99), "9000").await.expect(201);
     assert_eq!(asked["id"], 9000);
-    s.post_as("/tracks", &track("Replayed", 0.99), "9000")
-        .await
-        .expect_problem(409);
+    s.post_as("/tracks", &track("Replayed", 0.99), "9000").await.expect_problem(409);
 }
 
 #[tokio::test]
@@ -273,15 +225,8 @@ async fn track_create_replace_delete() {
 }
 
 async fn check_invoice_crud(s: &Service) {
-    let created = s
-        .post("/invoices", &invoice(1, &[(1, 3), (2, 1), (3500, 2)]))
-        .await;
-    assert_eq!(
-        created.location.as_deref(),
-        Some("/invoices/413"),
-        "{}",
-        s.name
-    );
+    let created = s.post("/invoices", &invoice(1, &[(1, 3), (2, 1), (3500, 2)])).await;
+    assert_eq!(created.location.as_deref(), Some("/invoices/413"), "{}", s.name);
     let body = created.expect(201);
     assert_eq!(body["id"], 413);
     assert_eq!(body["invoice_date"], "2025-03-04T05:06:07Z");
@@ -324,9 +269,7 @@ async fn check_invoice_crud(s: &Service) {
     let asked = s.post_as("/invoices", &invoice(3, &[(5, 1)]), "7777").await;
     assert_eq!(asked.location.as_deref(), Some("/invoices/7777"));
     assert_eq!(asked.expect(201)["total"], 0.99);
-    s.post_as("/invoices", &invoice(3, &[(5, 1)]), "7777")
-        .await
-        .expect_problem(409);
+    s.post_as("/invoices", &invoice(3, &[(5, 1)]), "7777").await.expect_problem(409);
 }
 
 #[tokio::test]
@@ -346,23 +289,12 @@ async fn check_validation(s: &Service) {
     ];
     // Malformed JSON → 400; wrong content type → 415.
     for path in ["/customers", "/invoices", "/tracks"] {
-        s.send_raw(Method::POST, path, "{not json", "application/json")
+        s.send_raw(Method::POST, path, "{not json", "application/json").await.expect_problem(400);
+        s.send_raw(Method::POST, path, "", "application/json").await.expect_problem(400);
+        s.send_raw(Method::POST, path, "{}", "text/plain").await.expect_problem(415);
+        s.send_raw(Method::PUT, &format!("{path}/1"), "{\"name\" 1}", "application/json")
             .await
             .expect_problem(400);
-        s.send_raw(Method::POST, path, "", "application/json")
-            .await
-            .expect_problem(400);
-        s.send_raw(Method::POST, path, "{}", "text/plain")
-            .await
-            .expect_problem(415);
-        s.send_raw(
-            Method::PUT,
-            &format!("{path}/1"),
-            "{\"name\" 1}",
-            "application/json",
-        )
-        .await
-        .expect_problem(400);
     }
     // Missing field, wrong type, out of range → 422.
     let mut c = customer("Eve");
@@ -379,30 +311,16 @@ async fn check_validation(s: &Service) {
     s.post("/customers", &c).await.expect_problem(422);
     c["first_name"] = json!("x".repeat(41));
     s.post("/customers", &c).await.expect_problem(422);
-    s.post("/customers", &json!([1, 2]))
-        .await
-        .expect_problem(422);
-    s.put("/customers/1", &json!({"first_name": "x"}))
-        .await
-        .expect_problem(422);
+    s.post("/customers", &json!([1, 2])).await.expect_problem(422);
+    s.put("/customers/1", &json!({"first_name": "x"})).await.expect_problem(422);
 
     // Unknown customer or track → 422.
-    let detail = s
-        .post("/invoices", &invoice(4242, &[(1, 1)]))
-        .await
-        .expect_problem(422);
+    let detail = s.post("/invoices", &invoice(4242, &[(1, 1)])).await.expect_problem(422);
     assert!(detail.contains("customer"), "{name}: {detail}");
-    let detail = s
-        .post("/invoices", &invoice(1, &[(1, 1), (99999, 1)]))
-        .await
-        .expect_problem(422);
+    let detail = s.post("/invoices", &invoice(1, &[(1, 1), (99999, 1)])).await.expect_problem(422);
     assert!(detail.contains("track"), "{name}: {detail}");
-    s.put("/invoices/1", &invoice(1, &[(99999, 1)]))
-        .await
-        .expect_problem(422);
-    s.post("/invoices", &invoice(1, &[(1, 0)]))
-        .await
-        .expect_problem(422);
+    s.put("/invoices/1", &invoice(1, &[(99999, 1)])).await.expect_problem(422);
+    s.post("/invoices", &invoice(1, &[(1, 0)])).await.expect_problem(422);
     let mut i = invoice(1, &[(1, 1)]);
     i["invoice_date"] = json!("yesterday");
     s.post("/invoices", &i).await.expect_problem(422);
@@ -411,12 +329,9 @@ async fn check_validation(s: &Service) {
     i.as_object_mut().unwrap().remove("lines");
     s.post("/invoices", &i).await.expect_problem(422);
     // A total above NUMERIC(10,2).
-    s.post(
-        "/invoices",
-        &invoice(1, &[(1, 2_000_000_000), (2, 2_000_000_000)]),
-    )
-    .await
-    .expect_problem(422);
+    s.post("/invoices", &invoice(1, &[(1, 2_000_000_000), (2, 2_000_000_000)]))
+        .await
+        .expect_problem(422);
 
     // Nothing above was written.
     let after = [
@@ -463,30 +378,16 @@ async fn legacy_and_new_agree_after_the_same_writes() {
     for s in [&legacy, &new] {
         s.post("/customers", &customer("Dora")).await.expect(201);
         s.post("/tracks", &track("Tune", 0.49)).await.expect(201);
-        s.post("/invoices", &invoice(60, &[(3504, 3), (10, 1)]))
-            .await
-            .expect(201);
-        s.put("/invoices/5", &invoice(60, &[(3504, 1)]))
-            .await
-            .expect(200);
-        s.put("/customers/7", &customer("Renamed"))
-            .await
-            .expect(200);
-        s.put("/tracks/20", &track("Retitled", 1.0))
-            .await
-            .expect(200);
+        s.post("/invoices", &invoice(60, &[(3504, 3), (10, 1)])).await.expect(201);
+        s.put("/invoices/5", &invoice(60, &[(3504, 1)])).await.expect(200);
+        s.put("/customers/7", &customer("Renamed")).await.expect(200);
+        s.put("/tracks/20", &track("Retitled", 1.0)).await.expect(200);
         s.delete("/invoices/6").await.expect(204);
     }
     // A write replayed with the id the authoritative side assigned.
-    let on_legacy = legacy
-        .post("/customers", &customer("Eli"))
-        .await
-        .expect(201);
+    let on_legacy = legacy.post("/customers", &customer("Eli")).await.expect(201);
     let id = on_legacy["id"].to_string();
-    let on_new = new
-        .post_as("/customers", &customer("Eli"), &id)
-        .await
-        .expect(201);
+    let on_new = new.post_as("/customers", &customer("Eli"), &id).await.expect(201);
     assert_eq!(on_legacy, on_new);
 
     let paths: Vec<String> = [
@@ -522,18 +423,16 @@ async fn check_concurrency(s: &Service) {
             for round in 0..ROUNDS {
                 let url = |p: &str| format!("{base}{p}");
                 let r = match round % 6 {
-                    0 => http
-                        .post(url("/invoices"))
-                        .json(&invoice(1 + client, &[(1 + round, 2)])),
+                    0 => http.post(url("/invoices")).json(&invoice(1 + client, &[(1 + round, 2)])),
                     1 => http.get(url(&format!("/invoices?limit=50&offset={}", client * 10))),
-                    2 => http
-                        .put(url(&format!("/customers/{}", 1 + client)))
-                        .json(&customer("Conc")),
+                    2 => {
+                        http.put(url(&format!("/customers/{}", 1 + client))).json(&customer("Conc"))
+                    }
                     3 => http.post(url("/customers")).json(&customer("Many")),
                     4 => http.get(url(&format!("/tracks/{}", 1 + client * 100))),
-                    _ => http
-                        .put(url(&format!("/tracks/{}", 3000 + client)))
-                        .json(&track("T", 0.99)),
+                    _ => {
+                        http.put(url(&format!("/tracks/{}", 3000 + client))).json(&track("T", 0.99))
+                    }
                 };
                 let response = r.send().await.unwrap();
                 let status = response.status().as_u16();
@@ -573,35 +472,20 @@ async fn new_init_is_idempotent() {
     let dir = tempfile::TempDir::new().unwrap();
     let chinook = ficus_example_chinook::write_chinook_sqlite(dir.path()).unwrap();
     let path = dir.path().join("new.sqlite");
-    let pool = ficus_example_chinook::new::open(&path, &chinook)
-        .await
-        .unwrap();
+    let pool = ficus_example_chinook::new::open(&path, &chinook).await.unwrap();
     let (base, _server) = util::serve(ficus_example_chinook::new::router(pool.clone())).await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let post = http
-        .post(format!("{base}/customers"))
-        .json(&customer("Once"))
-        .send()
-        .await
-        .unwrap();
+    let post = http.post(format!("{base}/customers")).json(&customer("Once")).send().await.unwrap();
     assert_eq!(post.status().as_u16(), 201);
     // Running init again (and reopening) neither re-imports nor loses the new row.
-    ficus_example_chinook::new::init(&pool, &chinook)
-        .await
-        .unwrap();
+    ficus_example_chinook::new::init(&pool, &chinook).await.unwrap();
     pool.close().await;
-    let pool = ficus_example_chinook::new::open(&path, &chinook)
-        .await
-        .unwrap();
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let pool = ficus_example_chinook::new::open(&path, &chinook).await.unwrap();
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM customers").fetch_one(&pool).await.unwrap();
     assert_eq!(count, 60);
-    let (lines,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invoice_lines")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (lines,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM invoice_lines").fetch_one(&pool).await.unwrap();
     assert_eq!(lines, 2240);
     // The import converted money and dates.
     let (date, total): (String, i64) =
@@ -611,10 +495,7 @@ async fn new_init_is_idempotent() {
             .unwrap();
     assert_eq!((date.as_str(), total), ("2021-01-01T00:00:00Z", 198));
     // The source file was opened read-only and left as shipped.
-    assert_eq!(
-        std::fs::read(&chinook).unwrap(),
-        ficus_example_chinook::data::CHINOOK_SQLITE
-    );
+    assert_eq!(std::fs::read(&chinook).unwrap(), ficus_example_chinook::data::CHINOOK_SQLITE);
 }
 
 #[tokio::test]
@@ -624,27 +505,18 @@ async fn embedded_chinook_is_written_fresh() {
     std::fs::write(&path, b"scribbled").unwrap();
     let again = ficus_example_chinook::write_chinook_sqlite(dir.path()).unwrap();
     assert_eq!(path, again);
-    assert_eq!(
-        std::fs::read(&again).unwrap(),
-        ficus_example_chinook::data::CHINOOK_SQLITE
-    );
-    assert!(
-        legacy::open_sqlite(&dir.path().join("missing.sqlite"))
-            .await
-            .is_err()
-    );
+    assert_eq!(std::fs::read(&again).unwrap(), ficus_example_chinook::data::CHINOOK_SQLITE);
+    assert!(legacy::open_sqlite(&dir.path().join("missing.sqlite")).await.is_err());
 }
 
 /// Drops the test database when the MariaDB test ends, even if it failed.
 async fn drop_database(server: &str, name: &str) {
     use sqlx::Connection;
     let mut conn = sqlx::MySqlConnection::connect(server).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS `{name}`"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.ok();
 }
 
@@ -654,10 +526,7 @@ async fn check_mariadb(s: Service, reference: Service) {
     paths.extend((1..=59).step_by(4).map(|id| format!("/customers/{id}")));
     paths.extend((1..=412).step_by(7).map(|id| format!("/invoices/{id}")));
     paths.extend((1..=3503).step_by(97).map(|id| format!("/tracks/{id}")));
-    paths.extend([
-        "/invoices?limit=100&offset=300".to_owned(),
-        "/tracks?limit=30".to_owned(),
-    ]);
+    paths.extend(["/invoices?limit=100&offset=300".to_owned(), "/tracks?limit=30".to_owned()]);
     assert_same(&s, &reference, &paths).await;
 
     check_paging(&s).await;
@@ -673,36 +542,28 @@ async fn legacy_on_mariadb() {
     let server = std::env::var("FICUS_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
     let server = server.trim_end_matches('/').to_owned();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let name = format!("chinook_test_{}_{nanos}", std::process::id());
     let name_concurrent = format!("{name}_c");
 
-    legacy::load_mysql(&server, &name)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot load Chinook into MariaDB/MySQL at {server} (set FICUS_TEST_MYSQL_URL to a \
+    legacy::load_mysql(&server, &name).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot load Chinook into MariaDB/MySQL at {server} (set FICUS_TEST_MYSQL_URL to a \
              reachable server URL without database, e.g. mysql://root@127.0.0.1:3306): {e:#}"
-            )
-        });
+        )
+    });
     let outcome = {
         let server = server.clone();
         let name = name.clone();
         let name_concurrent = name_concurrent.clone();
         tokio::spawn(async move {
-            let db = legacy::open_mysql(&format!("{server}/{name}"))
-                .await
-                .unwrap();
+            let db = legacy::open_mysql(&format!("{server}/{name}")).await.unwrap();
             let s = util::legacy_on(db, "legacy-mariadb").await;
             check_mariadb(s, util::legacy_sqlite().await).await;
 
             legacy::load_mysql(&server, &name_concurrent).await.unwrap();
-            let db = legacy::open_mysql(&format!("{server}/{name_concurrent}"))
-                .await
-                .unwrap();
+            let db = legacy::open_mysql(&format!("{server}/{name_concurrent}")).await.unwrap();
             check_concurrency(&util::legacy_on(db, "legacy-mariadb").await).await;
         })
         .await

@@ -11,10 +11,7 @@ pub fn require_token(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiE
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let Some(given) = given.filter(|g| !g.is_empty()) else {
         return Err(ApiError::Unauthorized);

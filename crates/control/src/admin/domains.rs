@@ -27,12 +27,7 @@ fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError
 fn actor(given: Option<String>, headers: &HeaderMap) -> String {
     given
         .filter(|a| !a.trim().is_empty())
-        .or_else(|| {
-            headers
-                .get("ficus-actor")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
+        .or_else(|| headers.get("ficus-actor").and_then(|v| v.to_str().ok()).map(str::to_owned))
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| "admin-api".to_owned())
 }
@@ -44,26 +39,15 @@ fn view(state: &AdminState, name: &str) -> Result<DomainView, ApiError> {
         .plan()
         .domain(name)
         .ok_or_else(|| ApiError::NotFound(format!("no domain named {name:?} in the plan")))?;
-    let s = table
-        .state(name)
-        .ok_or_else(|| ApiError::NotFound(format!("no state for {name:?}")))?;
+    let s =
+        table.state(name).ok_or_else(|| ApiError::NotFound(format!("no state for {name:?}")))?;
     Ok(DomainView::new(domain, s, &table))
 }
 
 #[utoipa::path(get, path = "/v1/domains", responses((status = 200, body = [DomainView])))]
 pub async fn list(State(state): State<AdminState>) -> Result<Json<Vec<DomainView>>, ApiError> {
-    let names: Vec<String> = state
-        .control
-        .plan()
-        .domains
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
-    names
-        .iter()
-        .map(|n| view(&state, n))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Json)
+    let names: Vec<String> = state.control.plan().domains.iter().map(|d| d.name.clone()).collect();
+    names.iter().map(|n| view(&state, n)).collect::<Result<Vec<_>, _>>().map(Json)
 }
 
 #[utoipa::path(get, path = "/v1/domains/{name}",
@@ -94,10 +78,7 @@ pub async fn advance(
     require_token(&state, &headers)?;
     let req: AdvanceRequest = parse_body(&body)?;
     let actor = actor(req.actor, &headers);
-    let change = state
-        .control
-        .advance(&name, &actor, req.reason.as_deref().unwrap_or(""))
-        .await?;
+    let change = state.control.advance(&name, &actor, req.reason.as_deref().unwrap_or("")).await?;
     Ok(Json(ChangeView::from(&change)))
 }
 
@@ -123,20 +104,13 @@ pub async fn rollback(
     let target = match req.to.as_deref() {
         None => RollbackTarget::Previous,
         Some(p) => RollbackTarget::To(
-            p.parse::<Phase>()
-                .map_err(|e| ApiError::Unprocessable(e.to_string()))?,
+            p.parse::<Phase>().map_err(|e| ApiError::Unprocessable(e.to_string()))?,
         ),
     };
     let actor = actor(req.actor, &headers);
     let change = state
         .control
-        .rollback(
-            &name,
-            target,
-            req.force,
-            &actor,
-            req.reason.as_deref().unwrap_or(""),
-        )
+        .rollback(&name, target, req.force, &actor, req.reason.as_deref().unwrap_or(""))
         .await?;
     Ok(Json(ChangeView::from(&change)))
 }
@@ -172,13 +146,7 @@ pub async fn patch(
     let actor = actor(req.actor, &headers);
     let change = state
         .control
-        .set_percentages(
-            &name,
-            read_new,
-            shadow,
-            &actor,
-            req.reason.as_deref().unwrap_or(""),
-        )
+        .set_percentages(&name, read_new, shadow, &actor, req.reason.as_deref().unwrap_or(""))
         .await?;
     Ok(Json(ChangeView::from(&change)))
 }
@@ -198,10 +166,7 @@ pub async fn audit(
     State(state): State<AdminState>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let limit = q
-        .limit
-        .unwrap_or(AUDIT_LIMIT_DEFAULT)
-        .clamp(1, AUDIT_LIMIT_MAX);
+    let limit = q.limit.unwrap_or(AUDIT_LIMIT_DEFAULT).clamp(1, AUDIT_LIMIT_MAX);
     let entries = state
         .control
         .store()

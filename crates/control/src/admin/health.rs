@@ -20,32 +20,17 @@ pub async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n".into());
     }
     if state.control.snapshot().version == 0 {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "routes not loaded\n".into(),
-        );
+        return (StatusCode::SERVICE_UNAVAILABLE, "routes not loaded\n".into());
     }
     match state.control.store().ping().await {
         Ok(()) => (StatusCode::OK, "ready\n".into()),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("store unreachable: {e}\n"),
-        ),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n")),
     }
 }
 
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
-    let body = state
-        .metrics
-        .as_ref()
-        .map(|h| h.render())
-        .unwrap_or_default();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
+    let mut body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    ficus_gateway::render_prometheus(&mut body);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -36,10 +36,7 @@ pub struct AdminState {
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/v1/domains", get(domains::list))
-        .route(
-            "/v1/domains/{name}",
-            get(domains::get_one).patch(domains::patch),
-        )
+        .route("/v1/domains/{name}", get(domains::get_one).patch(domains::patch))
         .route("/v1/domains/{name}/advance", post(domains::advance))
         .route("/v1/domains/{name}/rollback", post(domains::rollback))
         .route("/v1/audit", get(domains::audit))

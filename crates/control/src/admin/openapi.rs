@@ -37,11 +37,7 @@ pub struct ApiDoc;
 
 pub async fn document() -> impl IntoResponse {
     match ApiDoc::openapi().to_pretty_json() {
-        Ok(json) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            json,
-        ),
+        Ok(json) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], json),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain")],

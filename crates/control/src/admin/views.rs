@@ -81,11 +81,7 @@ impl From<&Change> for ChangeView {
     fn from(c: &Change) -> ChangeView {
         ChangeView {
             domain: c.domain.clone(),
-            action: c
-                .transition
-                .as_ref()
-                .map_or("set", |t| t.kind.as_str())
-                .to_owned(),
+            action: c.transition.as_ref().map_or("set", |t| t.kind.as_str()).to_owned(),
             from_phase: c.before.phase.as_str().to_owned(),
             to_phase: c.after.phase.as_str().to_owned(),
             read_new_percent: c.after.read_new_percent.as_percent(),

@@ -156,11 +156,7 @@ async fn read(ctx: &Ctx, stats: &mut Stats, roll: u32) {
         };
         (customer, path)
     };
-    let (side, _) = ctx.side(
-        "GET",
-        path.split('?').next().unwrap_or(&path),
-        Some(&customer),
-    );
+    let (side, _) = ctx.side("GET", path.split('?').next().unwrap_or(&path), Some(&customer));
     stats.requests += 1;
     stats.reads += 1;
     let t = Instant::now();
@@ -195,11 +191,7 @@ async fn read(ctx: &Ctx, stats: &mut Stats, roll: u32) {
 async fn write(ctx: &Ctx, stats: &mut Stats) {
     let (customer, track, qty) = {
         let mut rng = rand::rng();
-        (
-            rng.random_range(1..=CUSTOMERS),
-            rng.random_range(1..=TRACKS),
-            rng.random_range(1..=3),
-        )
+        (rng.random_range(1..=CUSTOMERS), rng.random_range(1..=TRACKS), rng.random_range(1..=3))
     };
     let body = serde_json::json!({
         "customer_id": customer,
@@ -232,9 +224,7 @@ async fn write(ctx: &Ctx, stats: &mut Stats) {
         Ok(r) => {
             let status = r.status();
             let text = r.text().await.unwrap_or_default();
-            return stats.error(format!(
-                "POST /invoices through the gateway: {status} {text}"
-            ));
+            return stats.error(format!("POST /invoices through the gateway: {status} {text}"));
         }
         Err(e) => return stats.error(format!("POST /invoices through the gateway: {e}")),
     };

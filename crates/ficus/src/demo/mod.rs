@@ -66,9 +66,7 @@ routes = [
 }
 
 async fn bind() -> anyhow::Result<TcpListener> {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("bind a free loopback port")
+    TcpListener::bind("127.0.0.1:0").await.context("bind a free loopback port")
 }
 
 pub async fn run(args: &DemoArgs) -> Result<(), CliError> {
@@ -82,24 +80,17 @@ pub async fn run(args: &DemoArgs) -> Result<(), CliError> {
 }
 
 async fn demo(args: &DemoArgs) -> Result<(), CliError> {
-    let dir = tempfile::Builder::new()
-        .prefix("ficus-demo-")
-        .tempdir()
-        .context("make a temp dir")?;
-    eprintln!(
-        "ficus demo: preparing the Chinook services in {}",
-        dir.path().display()
-    );
+    let dir =
+        tempfile::Builder::new().prefix("ficus-demo-").tempdir().context("make a temp dir")?;
+    eprintln!("ficus demo: preparing the Chinook services in {}", dir.path().display());
     let services = services::start(dir.path()).await?;
 
-    let gateway_listener = bind().await?;
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let gateway_listener = server::bind_gateway(loopback)?;
     let admin_listener = bind().await?;
     let state = dir.path().join("ficus-state.db");
     let text = plan_text(
-        gateway_listener
-            .local_addr()
-            .context("gateway port")?
-            .port(),
+        gateway_listener.local_addr().context("gateway port")?.port(),
         admin_listener.local_addr().context("admin port")?.port(),
         services.legacy.port(),
         services.new.port(),
@@ -110,13 +101,8 @@ async fn demo(args: &DemoArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::new(Exit::InvalidPlan, e))?,
     );
     let token = format!("demo-{:016x}", rand::random::<u64>());
-    let server = server::start(
-        Arc::clone(&plan),
-        token.clone(),
-        gateway_listener,
-        admin_listener,
-    )
-    .await?;
+    let server =
+        server::start(Arc::clone(&plan), token.clone(), gateway_listener, admin_listener).await?;
     let admin_url = format!("http://{}", server.admin_addr);
     eprintln!(
         "ficus demo: legacy on http://{}, new on http://{}, gateway on http://{}, admin API on {admin_url}",
@@ -136,14 +122,8 @@ async fn demo(args: &DemoArgs) -> Result<(), CliError> {
     let walk = walk?;
     let metrics = walk::fetch_metrics(&admin_url).await?;
     let audit = walk::fetch_audit(&admin_url).await?;
-    let report = report::Report::new(
-        &stats,
-        &metrics,
-        &walk,
-        &audit,
-        started.elapsed(),
-        &admin_url,
-    );
+    let report =
+        report::Report::new(&stats, &metrics, &walk, &audit, started.elapsed(), &admin_url);
     match args.output {
         Output::Json => println!(
             "{}",
@@ -163,10 +143,7 @@ async fn demo(args: &DemoArgs) -> Result<(), CliError> {
     if report.client_errors() > 0 {
         return Err(CliError::new(
             Exit::Failure,
-            anyhow::anyhow!(
-                "{} client-visible errors during the demo",
-                report.client_errors()
-            ),
+            anyhow::anyhow!("{} client-visible errors during the demo", report.client_errors()),
         ));
     }
     Ok(())

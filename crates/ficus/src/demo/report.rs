@@ -36,11 +36,7 @@ fn percentile(samples: &[Duration], q: f64) -> f64 {
     }
     let mut v: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     v.sort_by(f64::total_cmp);
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     let i = ((v.len() as f64 - 1.0) * q).round() as usize;
     v[i.min(v.len() - 1)]
 }
@@ -48,10 +44,7 @@ fn percentile(samples: &[Duration], q: f64) -> f64 {
 /// Parse `ficus_requests_total{domain="invoices",…} N` lines.
 fn rows(metrics: &str) -> BTreeMap<Phase, PhaseRow> {
     let mut rows: BTreeMap<Phase, PhaseRow> = BTreeMap::new();
-    for line in metrics
-        .lines()
-        .filter(|l| l.starts_with("ficus_requests_total{"))
-    {
+    for line in metrics.lines().filter(|l| l.starts_with("ficus_requests_total{")) {
         let Some((labels, value)) = line.rsplit_once(' ') else {
             continue;
         };
@@ -104,14 +97,8 @@ impl Report {
             error_samples: stats.error_samples.clone(),
             crossed_switch: stats.crossed_switch,
             latency: [
-                (
-                    percentile(&stats.gateway_reads, 0.5),
-                    percentile(&stats.gateway_reads, 0.99),
-                ),
-                (
-                    percentile(&stats.direct_reads, 0.5),
-                    percentile(&stats.direct_reads, 0.99),
-                ),
+                (percentile(&stats.gateway_reads, 0.5), percentile(&stats.gateway_reads, 0.99)),
+                (percentile(&stats.direct_reads, 0.5), percentile(&stats.direct_reads, 0.99)),
             ],
             steps: walk
                 .steps
@@ -148,12 +135,8 @@ impl Report {
             walk.add_row(vec![format!("{at:.1}"), label.clone(), v.to_string()]);
         }
         println!("{walk}\n");
-        let mut t = Report::table(&[
-            "phase",
-            "served by legacy",
-            "served by new",
-            "other outcomes",
-        ]);
+        let mut t =
+            Report::table(&["phase", "served by legacy", "served by new", "other outcomes"]);
         for (phase, row) in &self.rows {
             t.add_row(vec![
                 phase.to_string(),

@@ -26,9 +26,7 @@ pub async fn start(dir: &Path) -> anyhow::Result<Services> {
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
     for router in [legacy::router(legacy_db), new::router(new_pool)] {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("bind a service port")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.context("bind a service port")?;
         addrs.push(listener.local_addr()?);
         let mut rx = rx.clone();
         tasks.push(tokio::spawn(
@@ -39,12 +37,7 @@ pub async fn start(dir: &Path) -> anyhow::Result<Services> {
                 .into_future(),
         ));
     }
-    Ok(Services {
-        legacy: addrs[0],
-        new: addrs[1],
-        stop,
-        tasks,
-    })
+    Ok(Services { legacy: addrs[0], new: addrs[1], stop, tasks })
 }
 
 impl Services {

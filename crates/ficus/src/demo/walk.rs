@@ -57,14 +57,9 @@ pub async fn walk(admin: &str, token: &str, hold: Duration) -> anyhow::Result<Wa
             .await
             .with_context(|| format!("{verb} invoices"))?;
         let status = resp.status();
-        let answer: Value = resp
-            .json()
-            .await
-            .with_context(|| format!("{verb} invoices: answer"))?;
-        anyhow::ensure!(
-            status.is_success(),
-            "{verb} invoices refused: {status} {answer}"
-        );
+        let answer: Value =
+            resp.json().await.with_context(|| format!("{verb} invoices: answer"))?;
+        anyhow::ensure!(status.is_success(), "{verb} invoices refused: {status} {answer}");
         let label = format!(
             "{} {} → {} (read new {}%)",
             answer["action"].as_str().unwrap_or(verb),
@@ -85,13 +80,7 @@ pub async fn walk(admin: &str, token: &str, hold: Duration) -> anyhow::Result<Wa
 
 /// The admin API's Prometheus text.
 pub async fn fetch_metrics(admin: &str) -> anyhow::Result<String> {
-    client()?
-        .get(format!("{admin}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await
-        .context("read /metrics")
+    client()?.get(format!("{admin}/metrics")).send().await?.text().await.context("read /metrics")
 }
 
 /// The audit log, oldest first.

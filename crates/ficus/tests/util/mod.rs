@@ -30,11 +30,7 @@ pub async fn backend(side: &'static str) -> SocketAddr {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub struct Ports {
@@ -49,10 +45,7 @@ pub fn write_plan(
     new: SocketAddr,
     phase: &str,
 ) -> (PathBuf, Ports) {
-    let ports = Ports {
-        gateway: free_port(),
-        admin: free_port(),
-    };
+    let ports = Ports { gateway: free_port(), admin: free_port() };
     let text = format!(
         r#"
 [listener]
@@ -110,10 +103,7 @@ impl Serve {
             {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "ficus serve did not become ready"
-            );
+            assert!(Instant::now() < deadline, "ficus serve did not become ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         serve
@@ -128,10 +118,7 @@ impl Serve {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code();
             }
-            assert!(
-                Instant::now() < deadline,
-                "ficus serve did not stop after SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "ficus serve did not stop after SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -151,11 +138,7 @@ impl Drop for Serve {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap()
 }
 
 /// Run the CLI against an admin API.

@@ -68,12 +68,7 @@ impl Backend {
                 });
             }
         });
-        Backend {
-            side,
-            addr,
-            hits,
-            task,
-        }
+        Backend { side, addr, hits, task }
     }
 
     pub fn url(&self) -> String {
@@ -139,8 +134,7 @@ async fn answer(
         "body_error": body_error,
     });
     let mut resp = Response::new(Full::new(Bytes::from(doc.to_string())));
-    resp.headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
+    resp.headers_mut().insert("content-type", "application/json".parse().unwrap());
     if query_param(query, "hop").is_some() {
         let h = resp.headers_mut();
         h.insert("connection", "x-backend-hop".parse().unwrap());
@@ -253,11 +247,8 @@ impl TestGateway {
         let addr = listener.local_addr().unwrap();
         let handle = RoutingTable::build(&plan, &[], 1).into_handle();
         let upstreams = Upstreams::from_plan(&plan);
-        let gateway = Arc::new(Gateway::new(
-            Arc::clone(&handle),
-            upstreams,
-            plan.listener.max_body_bytes,
-        ));
+        let gateway =
+            Arc::new(Gateway::new(Arc::clone(&handle), upstreams, plan.listener.max_body_bytes));
         let (tx, rx) = oneshot::channel::<()>();
         let served = tokio::spawn(ficus_gateway::serve(
             listener,
@@ -379,17 +370,8 @@ impl Client {
         let exchange = async {
             let resp = self.inner.request(req).await.map_err(|e| error_chain(&e))?;
             let (parts, body) = resp.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| error_chain(&e))?
-                .to_bytes();
-            Ok(Reply {
-                status: parts.status,
-                version: parts.version,
-                headers: parts.headers,
-                body,
-            })
+            let body = body.collect().await.map_err(|e| error_chain(&e))?.to_bytes();
+            Ok(Reply { status: parts.status, version: parts.version, headers: parts.headers, body })
         };
         tokio::time::timeout(REQUEST_DEADLINE, exchange)
             .await
@@ -398,23 +380,17 @@ impl Client {
 
     pub async fn send(&self, req: Request<ClientBody>) -> Reply {
         let what = format!("{} {}", req.method(), req.uri());
-        self.try_send(req)
-            .await
-            .unwrap_or_else(|e| panic!("{what} failed: {e}"))
+        self.try_send(req).await.unwrap_or_else(|e| panic!("{what} failed: {e}"))
     }
 
     pub async fn get(&self, url: &str) -> Reply {
-        self.send(request(Method::GET, url).body(empty()).unwrap())
-            .await
+        self.send(request(Method::GET, url).body(empty()).unwrap()).await
     }
 
     /// A GET carrying the sticky subject `customer`.
     pub async fn get_as(&self, url: &str, customer: &str) -> Reply {
         self.send(
-            request(Method::GET, url)
-                .header("x-customer-id", customer)
-                .body(empty())
-                .unwrap(),
+            request(Method::GET, url).header("x-customer-id", customer).body(empty()).unwrap(),
         )
         .await
     }
@@ -441,19 +417,14 @@ pub fn empty() -> ClientBody {
 
 /// A body with a known length (sent with `Content-Length`).
 pub fn full(bytes: impl Into<Bytes>) -> ClientBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
 /// A streamed body of unknown length (sent chunked over HTTP/1.1, without `content-length`
 /// over h2): `count` chunks of `size` bytes each.
 pub fn chunked(count: usize, size: usize) -> ClientBody {
     let chunk = Bytes::from(vec![b'x'; size]);
-    Chunks {
-        left: std::iter::repeat_n(chunk, count).collect(),
-    }
-    .boxed()
+    Chunks { left: std::iter::repeat_n(chunk, count).collect() }.boxed()
 }
 
 struct Chunks {
@@ -517,11 +488,7 @@ impl Reply {
     /// The single value of a request header as the backend saw it.
     pub fn seen(&self, name: &str) -> Option<String> {
         let all = self.seen_all(name);
-        assert!(
-            all.len() <= 1,
-            "{name} arrived {} times: {all:?}",
-            all.len()
-        );
+        assert!(all.len() <= 1, "{name} arrived {} times: {all:?}", all.len());
         all.into_iter().next()
     }
 
@@ -546,13 +513,8 @@ impl Reply {
         let doc = self.json();
         assert_eq!(doc["status"], status, "{doc}");
         assert!(doc["type"].as_str().is_some_and(|t| !t.is_empty()), "{doc}");
-        assert!(
-            doc["title"].as_str().is_some_and(|t| !t.is_empty()),
-            "{doc}"
-        );
-        let id = self
-            .header("x-request-id")
-            .expect("problem without x-request-id");
+        assert!(doc["title"].as_str().is_some_and(|t| !t.is_empty()), "{doc}");
+        let id = self.header("x-request-id").expect("problem without x-request-id");
         assert_eq!(doc["request_id"], id, "{doc}");
         doc
     }
@@ -602,18 +564,14 @@ pub async fn raw_exchange(
 /// The status line of a raw HTTP/1.1 answer, if any.
 pub fn status_line(raw: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(raw);
-    text.lines()
-        .next()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
+    text.lines().next().filter(|l| !l.is_empty()).map(str::to_owned)
 }
 
 /// The JSON body of a raw HTTP/1.1 answer (everything after the head).
 pub fn raw_json(raw: &[u8]) -> Value {
     let text = String::from_utf8_lossy(raw);
-    let (_, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no complete answer: {text:?}"));
+    let (_, body) =
+        text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no complete answer: {text:?}"));
     serde_json::from_str(body).unwrap_or_else(|e| panic!("answer body is not JSON ({e}): {text:?}"))
 }
 
@@ -621,10 +579,7 @@ pub fn raw_json(raw: &[u8]) -> Value {
 pub async fn wait_until(what: &str, cond: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -42,10 +42,7 @@ impl Checker<'_> {
     fn percent(&mut self, path: &[Seg<'_>], value: Option<f64>) -> Percent {
         let v = value.unwrap_or(0.0);
         Percent::from_percent(v).unwrap_or_else(|| {
-            self.issue(
-                path,
-                format!("{v} is out of range; expected a percentage from 0 to 100"),
-            );
+            self.issue(path, format!("{v} is out of range; expected a percentage from 0 to 100"));
             Percent::ZERO
         })
     }
@@ -54,16 +51,9 @@ impl Checker<'_> {
 /// Parse and check plan text; every problem found, or the plan.
 pub(super) fn parse(src: &str, base_dir: &Path) -> Result<Plan, Vec<PlanIssue>> {
     let raw = parse_raw(src).map_err(|i| vec![i])?;
-    let mut c = Checker {
-        src,
-        issues: Vec::new(),
-    };
+    let mut c = Checker { src, issues: Vec::new() };
     let plan = check(&mut c, raw, base_dir);
-    if c.issues.is_empty() {
-        Ok(plan)
-    } else {
-        Err(c.issues)
-    }
+    if c.issues.is_empty() { Ok(plan) } else { Err(c.issues) }
 }
 
 fn parse_raw(src: &str) -> Result<RawPlan, PlanIssue> {
@@ -91,16 +81,17 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
             raw.listener.address.as_deref(),
             defaults::LISTENER_ADDRESS,
         ),
-        max_body_bytes: raw
-            .listener
-            .max_body_bytes
-            .unwrap_or(defaults::MAX_BODY_BYTES),
+        max_body_bytes: raw.listener.max_body_bytes.unwrap_or(defaults::MAX_BODY_BYTES),
+        workers: raw.listener.workers,
     };
-    if listener.max_body_bytes == 0 {
+    if matches!(listener.workers, Some(0) | Some(1025..)) {
         c.issue(
-            &[Key("listener"), Key("max_body_bytes")],
-            "must be at least 1 byte",
+            &[Key("listener"), Key("workers")],
+            "must be from 1 to 1024; leave it out for one per core",
         );
+    }
+    if listener.max_body_bytes == 0 {
+        c.issue(&[Key("listener"), Key("max_body_bytes")], "must be at least 1 byte");
     }
     let admin_address = c.socket_addr(
         &[Key("admin"), Key("address")],
@@ -117,10 +108,7 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
         }
         (None, Some(file)) => TokenSource::File(base_dir.join(file)),
         (Some(env), None) if env.trim().is_empty() => {
-            c.issue(
-                &[Key("admin"), Key("token_env")],
-                "must name an environment variable",
-            );
+            c.issue(&[Key("admin"), Key("token_env")], "must name an environment variable");
             TokenSource::Env(defaults::ADMIN_TOKEN_ENV.to_owned())
         }
         (env, None) => {
@@ -144,11 +132,7 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
             Unmatched::Reject
         }
     };
-    let domains: Vec<Domain> = raw
-        .domains
-        .into_iter()
-        .map(|(n, d)| domain(c, n, d))
-        .collect();
+    let domains: Vec<Domain> = raw.domains.into_iter().map(|(n, d)| domain(c, n, d)).collect();
     let routes = match RouteTable::build(&domains) {
         Ok(t) => t,
         Err(e) => {
@@ -166,10 +150,7 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
     };
     Plan {
         listener,
-        admin: Admin {
-            address: admin_address,
-            token,
-        },
+        admin: Admin { address: admin_address, token },
         state_path,
         upstreams,
         unmatched,
@@ -181,14 +162,10 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
 fn conflict_location(domains: &[Domain], e: &RouteConflict) -> Option<(String, usize)> {
     let (domain, template) = match e {
         RouteConflict::Invalid { template, .. } => {
-            let d = domains
-                .iter()
-                .find(|d| d.routes.iter().any(|r| &r.path == template))?;
+            let d = domains.iter().find(|d| d.routes.iter().any(|r| &r.path == template))?;
             (d.name.clone(), template)
         }
-        RouteConflict::Overlap {
-            domain, template, ..
-        } => (domain.clone(), template),
+        RouteConflict::Overlap { domain, template, .. } => (domain.clone(), template),
     };
     let d = domains.iter().find(|d| d.name == domain)?;
     let i = d.routes.iter().rposition(|r| &r.path == template)?;
@@ -224,30 +201,15 @@ fn upstream(c: &mut Checker<'_>, side: Side, raw: &RawUpstream) -> Upstream {
         }
         v
     };
-    let connect_timeout = duration(
-        "connect_timeout",
-        raw.connect_timeout,
-        defaults::UPSTREAM_CONNECT_TIMEOUT,
-    );
-    let request_timeout = duration(
-        "request_timeout",
-        raw.request_timeout,
-        defaults::UPSTREAM_REQUEST_TIMEOUT,
-    );
-    let pool_max_idle = raw
-        .pool_max_idle
-        .unwrap_or(defaults::UPSTREAM_POOL_MAX_IDLE);
+    let connect_timeout =
+        duration("connect_timeout", raw.connect_timeout, defaults::UPSTREAM_CONNECT_TIMEOUT);
+    let request_timeout =
+        duration("request_timeout", raw.request_timeout, defaults::UPSTREAM_REQUEST_TIMEOUT);
+    let pool_max_idle = raw.pool_max_idle.unwrap_or(defaults::UPSTREAM_POOL_MAX_IDLE);
     if pool_max_idle == 0 {
         c.issue(&at("pool_max_idle"), "must be at least 1 connection");
     }
-    Upstream {
-        side,
-        authority,
-        path_prefix,
-        connect_timeout,
-        request_timeout,
-        pool_max_idle,
-    }
+    Upstream { side, authority, path_prefix, connect_timeout, request_timeout, pool_max_idle }
 }
 
 fn domain(c: &mut Checker<'_>, name: String, raw: RawDomain) -> Domain {
@@ -309,22 +271,15 @@ fn domain(c: &mut Checker<'_>, name: String, raw: RawDomain) -> Domain {
                 if out.is_empty() { None } else { Some(out) }
             }
         };
-        routes.push(Route {
-            methods,
-            path: r.path,
-        });
+        routes.push(Route { methods, path: r.path });
     }
     let sticky = raw.sticky.and_then(|s| sticky(c, &name, s, &routes));
     Domain {
         initial_phase: raw.phase.unwrap_or(Phase::Legacy),
-        read_new_percent: c.percent(
-            &[Key("domains"), Key(&name), Key("read_new_percent")],
-            raw.read_new_percent,
-        ),
-        shadow_percent: c.percent(
-            &[Key("domains"), Key(&name), Key("shadow_percent")],
-            raw.shadow_percent,
-        ),
+        read_new_percent: c
+            .percent(&[Key("domains"), Key(&name), Key("read_new_percent")], raw.read_new_percent),
+        shadow_percent: c
+            .percent(&[Key("domains"), Key(&name), Key("shadow_percent")], raw.shadow_percent),
         sticky,
         routes,
         name,

@@ -24,13 +24,7 @@ pub struct PlanError {
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.issues.len();
-        writeln!(
-            f,
-            "{}: {} problem{} in the plan",
-            self.origin,
-            n,
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "{}: {} problem{} in the plan", self.origin, n, if n == 1 { "" } else { "s" })?;
         for issue in &self.issues {
             write!(f, "  {}", self.origin)?;
             if let Some(line) = issue.line {
@@ -48,6 +42,5 @@ impl fmt::Display for PlanError {
 
 /// 1-based line of a byte offset in `src`.
 pub(crate) fn line_of_offset(src: &str, offset: usize) -> usize {
-    src.get(..offset)
-        .map_or(1, |s| s.bytes().filter(|b| *b == b'\n').count() + 1)
+    src.get(..offset).map_or(1, |s| s.bytes().filter(|b| *b == b'\n').count() + 1)
 }

@@ -38,6 +38,9 @@ pub struct Listener {
     pub address: SocketAddr,
     /// Largest request body forwarded, in bytes; larger gets 413.
     pub max_body_bytes: u64,
+    /// Gateway worker threads, each with its own listener and upstream pools; `None` for one
+    /// per available core.
+    pub workers: Option<usize>,
 }
 
 /// The admin API's listener and token.
@@ -147,10 +150,8 @@ impl Plan {
     /// # Errors
     /// [`PlanError`] with every problem found.
     pub fn parse(src: &str, origin: &str, base_dir: &Path) -> Result<Plan, PlanError> {
-        check::parse(src, base_dir).map_err(|issues| PlanError {
-            origin: origin.to_owned(),
-            issues,
-        })
+        check::parse(src, base_dir)
+            .map_err(|issues| PlanError { origin: origin.to_owned(), issues })
     }
 
     /// The upstream of one side.

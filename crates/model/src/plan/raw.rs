@@ -27,6 +27,7 @@ pub(crate) struct RawPlan {
 pub(crate) struct RawListener {
     pub address: Option<String>,
     pub max_body_bytes: Option<u64>,
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -55,10 +55,7 @@ impl Cents {
         for (i, b) in kept.bytes().enumerate() {
             frac += i64::from(b - b'0') * if i == 0 { 10 } else { 1 };
         }
-        cents = cents
-            .checked_mul(100)
-            .and_then(|c| c.checked_add(frac))
-            .ok_or_else(bad)?;
+        cents = cents.checked_mul(100).and_then(|c| c.checked_add(frac)).ok_or_else(bad)?;
         Ok(Self(if negative { -cents } else { cents }))
     }
 
@@ -195,12 +192,10 @@ impl Timestamp {
         let offset = match rest {
             b"Z" | b"z" => 0,
             [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let hours = two_digits(*h1, *h2)
-                    .filter(|h| *h < 24)
-                    .ok_or_else(|| bad("bad offset"))?;
-                let minutes = two_digits(*m1, *m2)
-                    .filter(|m| *m < 60)
-                    .ok_or_else(|| bad("bad offset"))?;
+                let hours =
+                    two_digits(*h1, *h2).filter(|h| *h < 24).ok_or_else(|| bad("bad offset"))?;
+                let minutes =
+                    two_digits(*m1, *m2).filter(|m| *m < 60).ok_or_else(|| bad("bad offset"))?;
                 let seconds = hours * 3600 + minutes * 60;
                 if *sign == b'-' { -seconds } else { seconds }
             }
@@ -208,9 +203,7 @@ impl Timestamp {
         };
         let local = Self::from_utc(year, month, day, hour, minute, second)
             .ok_or_else(|| bad("field out of range (years 1000-9999)"))?;
-        let utc = Self {
-            unix: local.unix - offset,
-        };
+        let utc = Self { unix: local.unix - offset };
         let (y, ..) = utc.fields();
         if !(1000..=9999).contains(&y) {
             return Err(bad("year out of range after conversion to UTC"));
@@ -222,11 +215,7 @@ impl Timestamp {
     /// fraction are tolerated and the fraction dropped), read as UTC.
     pub fn parse_legacy(text: &str) -> Result<Self, String> {
         let b = text.trim().as_bytes();
-        let fields = if b.len() >= 19 {
-            parse_fields(&b[..19], b" T")
-        } else {
-            None
-        };
+        let fields = if b.len() >= 19 { parse_fields(&b[..19], b" T") } else { None };
         let tail_ok = b.len() == 19
             || (b.len() > 20 && b[19] == b'.' && b[20..].iter().all(u8::is_ascii_digit));
         match fields {
@@ -377,10 +366,7 @@ mod tests {
 
     #[test]
     fn cents_json() {
-        assert_eq!(
-            serde_json::to_string(&Cents(198)).ok(),
-            Some("1.98".to_owned())
-        );
+        assert_eq!(serde_json::to_string(&Cents(198)).ok(), Some("1.98".to_owned()));
         let parsed: Result<Cents, _> = serde_json::from_str("0.99");
         assert_eq!(parsed.ok(), Some(Cents(99)));
         let parsed: Result<Cents, _> = serde_json::from_str("13.86");
@@ -394,33 +380,18 @@ mod tests {
     #[test]
     fn timestamps() {
         let t = Timestamp::parse_rfc3339("2021-01-01T00:00:00Z");
-        assert_eq!(
-            t.map(Timestamp::to_legacy),
-            Ok("2021-01-01 00:00:00".to_owned())
-        );
+        assert_eq!(t.map(Timestamp::to_legacy), Ok("2021-01-01 00:00:00".to_owned()));
         let t = Timestamp::parse_rfc3339("2021-01-01T01:30:00+02:00");
-        assert_eq!(
-            t.map(Timestamp::to_rfc3339),
-            Ok("2020-12-31T23:30:00Z".to_owned())
-        );
+        assert_eq!(t.map(Timestamp::to_rfc3339), Ok("2020-12-31T23:30:00Z".to_owned()));
         let t = Timestamp::parse_rfc3339("2024-02-29T12:00:00.000Z");
-        assert_eq!(
-            t.map(Timestamp::to_rfc3339),
-            Ok("2024-02-29T12:00:00Z".to_owned())
-        );
+        assert_eq!(t.map(Timestamp::to_rfc3339), Ok("2024-02-29T12:00:00Z".to_owned()));
         assert!(Timestamp::parse_rfc3339("2023-02-29T12:00:00Z").is_err());
         assert!(Timestamp::parse_rfc3339("2023-01-01T12:00:00.5Z").is_err());
         assert!(Timestamp::parse_rfc3339("2023-01-01 12:00:00").is_err());
         assert!(Timestamp::parse_rfc3339("0999-01-01T12:00:00Z").is_err());
         let t = Timestamp::parse_legacy("2025-12-22 00:00:00");
-        assert_eq!(
-            t.map(Timestamp::to_rfc3339),
-            Ok("2025-12-22T00:00:00Z".to_owned())
-        );
-        assert_eq!(
-            Timestamp::from_utc(1970, 1, 1, 0, 0, 0).map(Timestamp::unix_seconds),
-            Some(0)
-        );
+        assert_eq!(t.map(Timestamp::to_rfc3339), Ok("2025-12-22T00:00:00Z".to_owned()));
+        assert_eq!(Timestamp::from_utc(1970, 1, 1, 0, 0, 0).map(Timestamp::unix_seconds), Some(0));
         for days in [-400_000, -1, 0, 1, 59, 365, 11_016, 2_932_896] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);

@@ -80,9 +80,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
             .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
         let limit = raw.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Problem::bad_request(format!(
-                "limit: must be between 1 and {MAX_LIMIT}"
-            )));
+            return Err(Problem::bad_request(format!("limit: must be between 1 and {MAX_LIMIT}")));
         }
         let offset = raw.offset.unwrap_or(0);
         if offset < 0 {

@@ -24,11 +24,7 @@ pub const AUTHORITATIVE_ID_HEADER: &str = "Ficus-Authoritative-Id";
 
 /// `201 Created` with `Location: {collection}/{id}` and the created object as JSON.
 pub fn created<T: Serialize>(collection: &str, id: i64, body: T) -> Response {
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("{collection}/{id}"))],
-        Json(body),
-    )
+    (StatusCode::CREATED, [(header::LOCATION, format!("{collection}/{id}"))], Json(body))
         .into_response()
 }
 
@@ -44,8 +40,5 @@ pub async fn no_route() -> Problem {
 
 /// Fallback for a known path with an unsupported method: 405 problem.
 pub async fn no_method() -> Problem {
-    Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed on this resource",
-    )
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this resource")
 }

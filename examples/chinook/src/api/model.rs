@@ -160,15 +160,9 @@ impl InvoiceInput {
         optional("billing_city", self.billing_city.as_deref(), 40)?;
         optional("billing_state", self.billing_state.as_deref(), 40)?;
         optional("billing_country", self.billing_country.as_deref(), 40)?;
-        optional(
-            "billing_postal_code",
-            self.billing_postal_code.as_deref(),
-            10,
-        )?;
+        optional("billing_postal_code", self.billing_postal_code.as_deref(), 10)?;
         if self.lines.len() > MAX_LINES {
-            return Err(Problem::unprocessable(format!(
-                "lines: at most {MAX_LINES} lines"
-            )));
+            return Err(Problem::unprocessable(format!("lines: at most {MAX_LINES} lines")));
         }
         for (i, line) in self.lines.iter().enumerate() {
             id(&format!("lines[{i}].track_id"), line.track_id)?;
@@ -256,9 +250,7 @@ impl TrackInput {
             non_negative("bytes", bytes)?;
         }
         if !(0..=MAX_CENTS).contains(&self.unit_price.0) {
-            return Err(Problem::unprocessable(
-                "unit_price: must be between 0 and 99999999.99",
-            ));
+            return Err(Problem::unprocessable("unit_price: must be between 0 and 99999999.99"));
         }
         Ok(())
     }
@@ -281,21 +273,19 @@ impl TrackInput {
 
 fn required(field: &str, value: &str, max_chars: usize) -> Result<(), Problem> {
     if value.trim().is_empty() {
-        return Err(Problem::unprocessable(format!(
-            "{field}: must not be empty"
-        )));
+        return Err(Problem::unprocessable(format!("{field}: must not be empty")));
     }
     optional(field, Some(value), max_chars)
 }
 
 fn optional(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), Problem> {
     match value {
-        Some(v) if v.chars().count() > max_chars => Err(Problem::unprocessable(format!(
-            "{field}: at most {max_chars} characters"
-        ))),
-        Some(v) if v.contains('\0') => Err(Problem::unprocessable(format!(
-            "{field}: must not contain NUL"
-        ))),
+        Some(v) if v.chars().count() > max_chars => {
+            Err(Problem::unprocessable(format!("{field}: at most {max_chars} characters")))
+        }
+        Some(v) if v.contains('\0') => {
+            Err(Problem::unprocessable(format!("{field}: must not contain NUL")))
+        }
         _ => Ok(()),
     }
 }
@@ -304,9 +294,7 @@ fn id(field: &str, value: i64) -> Result<(), Problem> {
     if (1..=MAX_INT).contains(&value) {
         Ok(())
     } else {
-        Err(Problem::unprocessable(format!(
-            "{field}: must be an id between 1 and {MAX_INT}"
-        )))
+        Err(Problem::unprocessable(format!("{field}: must be an id between 1 and {MAX_INT}")))
     }
 }
 
@@ -314,8 +302,6 @@ fn non_negative(field: &str, value: i64) -> Result<(), Problem> {
     if (0..=MAX_INT).contains(&value) {
         Ok(())
     } else {
-        Err(Problem::unprocessable(format!(
-            "{field}: must be between 0 and {MAX_INT}"
-        )))
+        Err(Problem::unprocessable(format!("{field}: must be between 0 and {MAX_INT}")))
     }
 }

@@ -31,11 +31,7 @@ pub struct Problem {
 impl Problem {
     /// A problem with `status` and `detail`.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            detail: detail.into(),
-            retryable: false,
-        }
+        Self { status, detail: detail.into(), retryable: false }
     }
 
     /// 400: the request itself is malformed (query, path, header or JSON syntax).
@@ -83,10 +79,9 @@ impl IntoResponse for Problem {
         };
         let text = serde_json::to_string(&body).unwrap_or_default();
         let mut response = (self.status, text).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response
     }
 }
@@ -126,10 +121,7 @@ impl From<sqlx::Error> for Problem {
         } else {
             tracing::error!(%error, "database error");
         }
-        Self {
-            retryable,
-            ..Self::internal()
-        }
+        Self { retryable, ..Self::internal() }
     }
 }
 

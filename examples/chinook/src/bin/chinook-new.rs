@@ -41,9 +41,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: cli::Args) -> anyhow::Result<()> {
     let scratch = cli::fresh_temp_dir("chinook-new")?;
-    let path = args
-        .db
-        .map_or_else(|| scratch.join("new.sqlite"), PathBuf::from);
+    let path = args.db.map_or_else(|| scratch.join("new.sqlite"), PathBuf::from);
     let chinook = write_chinook_sqlite(&scratch)?;
     let pool = new::open(&path, &chinook).await?;
     // The Chinook copy was only the import source; drop it (and the dir, if now empty).

@@ -20,11 +20,8 @@ macro_rules! columns {
 }
 
 const COUNT: &str = "SELECT COUNT(*) FROM Customer";
-const LIST: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM Customer ORDER BY CustomerId LIMIT ? OFFSET ?"
-);
+const LIST: &str =
+    concat!("SELECT ", columns!(), " FROM Customer ORDER BY CustomerId LIMIT ? OFFSET ?");
 const GET: &str = concat!("SELECT ", columns!(), " FROM Customer WHERE CustomerId = ?");
 const EXISTS: &str = "SELECT CustomerId FROM Customer WHERE CustomerId = ?";
 const NEXT_ID: &str = "SELECT COALESCE(MAX(CustomerId), 0) + 1 FROM Customer";
@@ -82,21 +79,13 @@ pub(super) async fn list(
     let (total, rows) = on_engine!(&state.db, |pool| {
         let mut tx = pool.begin().await?;
         let (total,): (i64,) = sqlx::query_as(COUNT).fetch_one(&mut *tx).await?;
-        let rows: Vec<Row> = sqlx::query_as(LIST)
-            .bind(paging.limit)
-            .bind(paging.offset)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(LIST).bind(paging.limit).bind(paging.offset).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         (total, rows)
     });
     let items = rows.into_iter().map(from_row).collect();
-    Ok(Json(Page {
-        items,
-        limit: paging.limit,
-        offset: paging.offset,
-        total,
-    }))
+    Ok(Json(Page { items, limit: paging.limit, offset: paging.offset, total }))
 }
 
 /// `GET /customers/{id}` → the customer, or 404.
@@ -104,12 +93,9 @@ pub(super) async fn get(
     State(state): State<AppState>,
     Id(id): Id,
 ) -> Result<Json<Customer>, Problem> {
-    let row: Option<Row> = on_engine!(&state.db, |pool| sqlx::query_as(GET)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?);
-    row.map(|r| Json(from_row(r)))
-        .ok_or_else(|| Problem::not_found("customer", id))
+    let row: Option<Row> =
+        on_engine!(&state.db, |pool| sqlx::query_as(GET).bind(id).fetch_optional(pool).await?);
+    row.map(|r| Json(from_row(r))).ok_or_else(|| Problem::not_found("customer", id))
 }
 
 /// `POST /customers` → 201 with the customer; 409 if `Ficus-Authoritative-Id` names an existing
@@ -133,32 +119,18 @@ async fn insert(
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
         if let Some(rep) = input.support_rep_id
-            && sqlx::query(EMPLOYEE_EXISTS)
-                .bind(rep)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_none()
+            && sqlx::query(EMPLOYEE_EXISTS).bind(rep).fetch_optional(&mut *tx).await?.is_none()
         {
             return Err(unknown_rep(rep));
         }
         let id = match asked {
             Some(id) => {
-                if sqlx::query(EXISTS)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some()
-                {
+                if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some() {
                     return Err(Problem::conflict(format!("customer {id} already exists")));
                 }
                 id
             }
-            None => {
-                sqlx::query_as::<_, (i64,)>(NEXT_ID)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .0
-            }
+            None => sqlx::query_as::<_, (i64,)>(NEXT_ID).fetch_one(&mut *tx).await?.0,
         };
         sqlx::query(INSERT)
             .bind(id)
@@ -197,20 +169,11 @@ async fn update(state: &AppState, id: i64, input: &CustomerInput) -> Result<(), 
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
-        if sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("customer", id));
         }
         if let Some(rep) = input.support_rep_id
-            && sqlx::query(EMPLOYEE_EXISTS)
-                .bind(rep)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_none()
+            && sqlx::query(EMPLOYEE_EXISTS).bind(rep).fetch_optional(&mut *tx).await?.is_none()
         {
             return Err(unknown_rep(rep));
         }
@@ -249,20 +212,10 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
-        if sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("customer", id));
         }
-        if sqlx::query(HAS_INVOICES)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
-        {
+        if sqlx::query(HAS_INVOICES).bind(id).fetch_optional(&mut *tx).await?.is_some() {
             return Err(Problem::conflict(format!("customer {id} has invoices")));
         }
         sqlx::query(DELETE)

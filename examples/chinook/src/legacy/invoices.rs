@@ -30,11 +30,8 @@ macro_rules! line_columns {
 }
 
 const COUNT: &str = "SELECT COUNT(*) FROM Invoice";
-const LIST: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM Invoice ORDER BY InvoiceId LIMIT ? OFFSET ?"
-);
+const LIST: &str =
+    concat!("SELECT ", columns!(), " FROM Invoice ORDER BY InvoiceId LIMIT ? OFFSET ?");
 const GET: &str = concat!("SELECT ", columns!(), " FROM Invoice WHERE InvoiceId = ?");
 const LINES_BETWEEN: &str = concat!(
     "SELECT ",
@@ -92,22 +89,14 @@ fn from_rows(r: Row, lines: Vec<InvoiceLine>) -> Result<Invoice, Problem> {
 }
 
 fn line_from_row(r: &LineRow) -> Result<InvoiceLine, Problem> {
-    Ok(InvoiceLine {
-        id: r.0,
-        track_id: r.2,
-        unit_price: cents(&r.3)?,
-        quantity: r.4,
-    })
+    Ok(InvoiceLine { id: r.0, track_id: r.2, unit_price: cents(&r.3)?, quantity: r.4 })
 }
 
 /// Assembles invoices from header rows and their line rows (lines in line-id order).
 fn assemble(rows: Vec<Row>, line_rows: &[LineRow]) -> Result<Vec<Invoice>, Problem> {
     let mut by_invoice: HashMap<i64, Vec<InvoiceLine>> = HashMap::new();
     for line in line_rows {
-        by_invoice
-            .entry(line.1)
-            .or_default()
-            .push(line_from_row(line)?);
+        by_invoice.entry(line.1).or_default().push(line_from_row(line)?);
     }
     rows.into_iter()
         .map(|r| {
@@ -125,18 +114,11 @@ pub(super) async fn list(
     let (total, rows, lines) = on_engine!(&state.db, |pool| {
         let mut tx = pool.begin().await?;
         let (total,): (i64,) = sqlx::query_as(COUNT).fetch_one(&mut *tx).await?;
-        let rows: Vec<Row> = sqlx::query_as(LIST)
-            .bind(paging.limit)
-            .bind(paging.offset)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(LIST).bind(paging.limit).bind(paging.offset).fetch_all(&mut *tx).await?;
         let lines: Vec<LineRow> = match (rows.first(), rows.last()) {
             (Some(first), Some(last)) => {
-                sqlx::query_as(LINES_BETWEEN)
-                    .bind(first.0)
-                    .bind(last.0)
-                    .fetch_all(&mut *tx)
-                    .await?
+                sqlx::query_as(LINES_BETWEEN).bind(first.0).bind(last.0).fetch_all(&mut *tx).await?
             }
             _ => Vec::new(),
         };
@@ -144,12 +126,7 @@ pub(super) async fn list(
         (total, rows, lines)
     });
     let items = assemble(rows, &lines)?;
-    Ok(Json(Page {
-        items,
-        limit: paging.limit,
-        offset: paging.offset,
-        total,
-    }))
+    Ok(Json(Page { items, limit: paging.limit, offset: paging.offset, total }))
 }
 
 /// `GET /invoices/{id}` → the invoice with its lines, or 404.
@@ -159,17 +136,9 @@ pub(super) async fn get(
 ) -> Result<Json<Invoice>, Problem> {
     let (row, lines) = on_engine!(&state.db, |pool| {
         let mut tx = pool.begin().await?;
-        let row: Option<Row> = sqlx::query_as(GET)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row: Option<Row> = sqlx::query_as(GET).bind(id).fetch_optional(&mut *tx).await?;
         let lines: Vec<LineRow> = match row {
-            Some(_) => {
-                sqlx::query_as(LINES_OF)
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
+            Some(_) => sqlx::query_as(LINES_OF).bind(id).fetch_all(&mut *tx).await?,
             None => Vec::new(),
         };
         tx.commit().await?;
@@ -216,21 +185,12 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
         if let Write::Replace { id } = how
-            && sqlx::query(EXISTS)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_none()
+            && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none()
         {
             return Err(Problem::not_found("invoice", id));
         }
         let customer = input.customer_id;
-        if sqlx::query(CUSTOMER_EXISTS)
-            .bind(customer)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        if sqlx::query(CUSTOMER_EXISTS).bind(customer).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::unprocessable(format!(
                 "customer_id: customer {customer} does not exist"
             )));
@@ -255,21 +215,13 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
         let date = input.invoice_date.to_legacy();
         let id = match how {
             Write::Create { asked: Some(id) } => {
-                if sqlx::query(EXISTS)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some()
-                {
+                if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some() {
                     return Err(Problem::conflict(format!("invoice {id} already exists")));
                 }
                 id
             }
             Write::Create { asked: None } => {
-                sqlx::query_as::<_, (i64,)>(NEXT_ID)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .0
+                sqlx::query_as::<_, (i64,)>(NEXT_ID).fetch_one(&mut *tx).await?.0
             }
             Write::Replace { id } => id,
         };
@@ -357,12 +309,7 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
-        if sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("invoice", id));
         }
         sqlx::query(DELETE_LINES).bind(id).execute(&mut *tx).await?;

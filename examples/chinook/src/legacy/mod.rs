@@ -52,9 +52,7 @@ pub async fn open_sqlite(path: &Path) -> anyhow::Result<LegacyDb> {
         .await
         .with_context(|| format!("opening {}", path.display()))?;
     let db = LegacyDb::Sqlite(pool);
-    check_schema(&db)
-        .await
-        .with_context(|| format!("checking {}", path.display()))?;
+    check_schema(&db).await.with_context(|| format!("checking {}", path.display()))?;
     Ok(db)
 }
 
@@ -70,9 +68,7 @@ pub async fn open_mysql(url: &str) -> anyhow::Result<LegacyDb> {
         .await
         .context("connecting to MariaDB/MySQL")?;
     let db = LegacyDb::MySql(pool);
-    check_schema(&db)
-        .await
-        .context("checking the Chinook schema")?;
+    check_schema(&db).await.context("checking the Chinook schema")?;
     Ok(db)
 }
 
@@ -85,9 +81,8 @@ pub async fn open_mysql(url: &str) -> anyhow::Result<LegacyDb> {
 pub async fn load_mysql(server_url: &str, database: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let script = crate::data::chinook_mysql_script(database)?;
-    let mut conn = sqlx::MySqlConnection::connect(server_url)
-        .await
-        .context("connecting to MariaDB/MySQL")?;
+    let mut conn =
+        sqlx::MySqlConnection::connect(server_url).await.context("connecting to MariaDB/MySQL")?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(script))
         .execute(&mut conn)
         .await
@@ -98,40 +93,24 @@ pub async fn load_mysql(server_url: &str, database: &str) -> anyhow::Result<()> 
 
 async fn check_schema(db: &LegacyDb) -> Result<(), sqlx::Error> {
     const PROBE: &str = "SELECT COUNT(*) FROM Customer";
-    on_engine!(db, |pool| sqlx::query(PROBE)
-        .fetch_one(pool)
-        .await
-        .map(drop))
+    on_engine!(db, |pool| sqlx::query(PROBE).fetch_one(pool).await.map(drop))
 }
 
 /// Builds the legacy service: `/customers`, `/invoices`, `/tracks` (list, get, create, replace,
 /// delete) and `/healthz`, all answering JSON or problem+json.
 pub fn router(db: LegacyDb) -> Router {
-    let state = AppState {
-        db,
-        sqlite_writes: Arc::new(Mutex::new(())),
-    };
+    let state = AppState { db, sqlite_writes: Arc::new(Mutex::new(())) };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/customers", get(customers::list).post(customers::create))
         .route(
             "/customers/{id}",
-            get(customers::get)
-                .put(customers::replace)
-                .delete(customers::delete),
+            get(customers::get).put(customers::replace).delete(customers::delete),
         )
         .route("/invoices", get(invoices::list).post(invoices::create))
-        .route(
-            "/invoices/{id}",
-            get(invoices::get)
-                .put(invoices::replace)
-                .delete(invoices::delete),
-        )
+        .route("/invoices/{id}", get(invoices::get).put(invoices::replace).delete(invoices::delete))
         .route("/tracks", get(tracks::list).post(tracks::create))
-        .route(
-            "/tracks/{id}",
-            get(tracks::get).put(tracks::replace).delete(tracks::delete),
-        )
+        .route("/tracks/{id}", get(tracks::get).put(tracks::replace).delete(tracks::delete))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::no_method)
         .with_state(state)
@@ -195,10 +174,7 @@ fn insert_error(error: sqlx::Error, what: &str, id: i64, asked: bool) -> Problem
         if asked {
             return Problem::conflict(format!("{what} {id} already exists"));
         }
-        return Problem {
-            retryable: true,
-            ..Problem::internal()
-        };
+        return Problem { retryable: true, ..Problem::internal() };
     }
     write_error(error)
 }
@@ -237,9 +213,6 @@ fn timestamp(text: &str) -> Result<api::Timestamp, Problem> {
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Response, Problem> {
-    on_engine!(&state.db, |pool| sqlx::query("SELECT 1")
-        .execute(pool)
-        .await
-        .map(drop))?;
+    on_engine!(&state.db, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
     Ok(api::healthy())
 }

@@ -18,11 +18,7 @@ macro_rules! columns {
 }
 
 const COUNT: &str = "SELECT COUNT(*) FROM Track";
-const LIST: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM Track ORDER BY TrackId LIMIT ? OFFSET ?"
-);
+const LIST: &str = concat!("SELECT ", columns!(), " FROM Track ORDER BY TrackId LIMIT ? OFFSET ?");
 const GET: &str = concat!("SELECT ", columns!(), " FROM Track WHERE TrackId = ?");
 const EXISTS: &str = "SELECT TrackId FROM Track WHERE TrackId = ?";
 const NEXT_ID: &str = "SELECT COALESCE(MAX(TrackId), 0) + 1 FROM Track";
@@ -37,17 +33,7 @@ const ON_INVOICE: &str = "SELECT InvoiceLineId FROM InvoiceLine WHERE TrackId = 
 const DELETE_FROM_PLAYLISTS: &str = "DELETE FROM PlaylistTrack WHERE TrackId = ?";
 const DELETE: &str = "DELETE FROM Track WHERE TrackId = ?";
 
-type Row = (
-    i64,
-    String,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    String,
-);
+type Row = (i64, String, Option<i64>, i64, Option<i64>, Option<String>, i64, Option<i64>, String);
 
 fn from_row(r: Row) -> Result<Track, Problem> {
     Ok(Track {
@@ -71,29 +57,19 @@ pub(super) async fn list(
     let (total, rows) = on_engine!(&state.db, |pool| {
         let mut tx = pool.begin().await?;
         let (total,): (i64,) = sqlx::query_as(COUNT).fetch_one(&mut *tx).await?;
-        let rows: Vec<Row> = sqlx::query_as(LIST)
-            .bind(paging.limit)
-            .bind(paging.offset)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(LIST).bind(paging.limit).bind(paging.offset).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         (total, rows)
     });
     let items = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
-    Ok(Json(Page {
-        items,
-        limit: paging.limit,
-        offset: paging.offset,
-        total,
-    }))
+    Ok(Json(Page { items, limit: paging.limit, offset: paging.offset, total }))
 }
 
 /// `GET /tracks/{id}` → the track, or 404.
 pub(super) async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Json<Track>, Problem> {
-    let row: Option<Row> = on_engine!(&state.db, |pool| sqlx::query_as(GET)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?);
+    let row: Option<Row> =
+        on_engine!(&state.db, |pool| sqlx::query_as(GET).bind(id).fetch_optional(pool).await?);
     match row {
         Some(r) => Ok(Json(from_row(r)?)),
         None => Err(Problem::not_found("track", id)),
@@ -116,12 +92,7 @@ pub(super) async fn create(
 macro_rules! check_references {
     ($tx:expr, $input:expr) => {
         if let Some(album) = $input.album_id {
-            if sqlx::query(ALBUM_EXISTS)
-                .bind(album)
-                .fetch_optional(&mut *$tx)
-                .await?
-                .is_none()
-            {
+            if sqlx::query(ALBUM_EXISTS).bind(album).fetch_optional(&mut *$tx).await?.is_none() {
                 return Err(unknown("album_id", "album", album));
             }
         }
@@ -135,12 +106,7 @@ macro_rules! check_references {
             return Err(unknown("media_type_id", "media type", media_type));
         }
         if let Some(genre) = $input.genre_id {
-            if sqlx::query(GENRE_EXISTS)
-                .bind(genre)
-                .fetch_optional(&mut *$tx)
-                .await?
-                .is_none()
-            {
+            if sqlx::query(GENRE_EXISTS).bind(genre).fetch_optional(&mut *$tx).await?.is_none() {
                 return Err(unknown("genre_id", "genre", genre));
             }
         }
@@ -154,22 +120,12 @@ async fn insert(state: &AppState, asked: Option<i64>, input: &TrackInput) -> Res
         check_references!(tx, input);
         let id = match asked {
             Some(id) => {
-                if sqlx::query(EXISTS)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some()
-                {
+                if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some() {
                     return Err(Problem::conflict(format!("track {id} already exists")));
                 }
                 id
             }
-            None => {
-                sqlx::query_as::<_, (i64,)>(NEXT_ID)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .0
-            }
+            None => sqlx::query_as::<_, (i64,)>(NEXT_ID).fetch_one(&mut *tx).await?.0,
         };
         sqlx::query(INSERT)
             .bind(id)
@@ -204,12 +160,7 @@ async fn update(state: &AppState, id: i64, input: &TrackInput) -> Result<(), Pro
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
-        if sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("track", id));
         }
         check_references!(tx, input);
@@ -245,26 +196,13 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
-        if sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("track", id));
         }
-        if sqlx::query(ON_INVOICE)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
-        {
+        if sqlx::query(ON_INVOICE).bind(id).fetch_optional(&mut *tx).await?.is_some() {
             return Err(Problem::conflict(format!("track {id} is on invoice lines")));
         }
-        sqlx::query(DELETE_FROM_PLAYLISTS)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(DELETE_FROM_PLAYLISTS).bind(id).execute(&mut *tx).await?;
         sqlx::query(DELETE)
             .bind(id)
             .execute(&mut *tx)

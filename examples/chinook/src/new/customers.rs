@@ -19,11 +19,7 @@ macro_rules! columns {
 }
 
 const COUNT: &str = "SELECT COUNT(*) FROM customers";
-const LIST: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM customers ORDER BY id LIMIT ? OFFSET ?"
-);
+const LIST: &str = concat!("SELECT ", columns!(), " FROM customers ORDER BY id LIMIT ? OFFSET ?");
 const GET: &str = concat!("SELECT ", columns!(), " FROM customers WHERE id = ?");
 const EXISTS: &str = "SELECT id FROM customers WHERE id = ?";
 const INSERT: &str = concat!(
@@ -78,19 +74,11 @@ pub(super) async fn list(
 ) -> Result<Json<Page<Customer>>, Problem> {
     let mut tx = state.pool.begin().await?;
     let (total,): (i64,) = sqlx::query_as(COUNT).fetch_one(&mut *tx).await?;
-    let rows: Vec<Row> = sqlx::query_as(LIST)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows: Vec<Row> =
+        sqlx::query_as(LIST).bind(paging.limit).bind(paging.offset).fetch_all(&mut *tx).await?;
     tx.commit().await?;
     let items = rows.into_iter().map(from_row).collect();
-    Ok(Json(Page {
-        items,
-        limit: paging.limit,
-        offset: paging.offset,
-        total,
-    }))
+    Ok(Json(Page { items, limit: paging.limit, offset: paging.offset, total }))
 }
 
 /// `GET /customers/{id}` → the customer, or 404.
@@ -98,12 +86,8 @@ pub(super) async fn get(
     State(state): State<AppState>,
     Id(id): Id,
 ) -> Result<Json<Customer>, Problem> {
-    let row: Option<Row> = sqlx::query_as(GET)
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?;
-    row.map(|r| Json(from_row(r)))
-        .ok_or_else(|| Problem::not_found("customer", id))
+    let row: Option<Row> = sqlx::query_as(GET).bind(id).fetch_optional(&state.pool).await?;
+    row.map(|r| Json(from_row(r))).ok_or_else(|| Problem::not_found("customer", id))
 }
 
 /// `POST /customers` → 201 with the customer; 409 if `Ficus-Authoritative-Id` names an existing
@@ -125,11 +109,7 @@ async fn insert(
 ) -> Result<i64, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
     if let Some(id) = asked
-        && sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
+        && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some()
     {
         return Err(Problem::conflict(format!("customer {id} already exists")));
     }
@@ -202,20 +182,10 @@ pub(super) async fn delete(
 
 async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
-    if sqlx::query(EXISTS)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_none()
-    {
+    if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
         return Err(Problem::not_found("customer", id));
     }
-    if sqlx::query(HAS_INVOICES)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some()
-    {
+    if sqlx::query(HAS_INVOICES).bind(id).fetch_optional(&mut *tx).await?.is_some() {
         return Err(Problem::conflict(format!("customer {id} has invoices")));
     }
     sqlx::query(DELETE)

@@ -44,11 +44,7 @@ pub(super) async fn import_if_empty(pool: &SqlitePool, chinook: &Path) -> anyhow
     let mut conn = pool.acquire().await?;
     conn.close_on_drop();
     let uri = read_only_uri(chinook)?;
-    sqlx::query(ATTACH)
-        .bind(uri)
-        .execute(&mut *conn)
-        .await
-        .context("ATTACH")?;
+    sqlx::query(ATTACH).bind(uri).execute(&mut *conn).await.context("ATTACH")?;
     let result = async {
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let (rows,): (i64,) = sqlx::query_as(ROWS).fetch_one(&mut *tx).await?;

@@ -30,22 +30,15 @@ macro_rules! line_columns {
 }
 
 const COUNT: &str = "SELECT COUNT(*) FROM invoices";
-const LIST: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM invoices ORDER BY id LIMIT ? OFFSET ?"
-);
+const LIST: &str = concat!("SELECT ", columns!(), " FROM invoices ORDER BY id LIMIT ? OFFSET ?");
 const GET: &str = concat!("SELECT ", columns!(), " FROM invoices WHERE id = ?");
 const LINES_BETWEEN: &str = concat!(
     "SELECT ",
     line_columns!(),
     " FROM invoice_lines WHERE invoice_id BETWEEN ? AND ? ORDER BY invoice_id, id"
 );
-const LINES_OF: &str = concat!(
-    "SELECT ",
-    line_columns!(),
-    " FROM invoice_lines WHERE invoice_id = ? ORDER BY id"
-);
+const LINES_OF: &str =
+    concat!("SELECT ", line_columns!(), " FROM invoice_lines WHERE invoice_id = ? ORDER BY id");
 const EXISTS: &str = "SELECT id FROM invoices WHERE id = ?";
 const CUSTOMER_EXISTS: &str = "SELECT id FROM customers WHERE id = ?";
 const TRACK_PRICE: &str = "SELECT unit_price_cents FROM tracks WHERE id = ?";
@@ -121,29 +114,17 @@ pub(super) async fn list(
 ) -> Result<Json<Page<Invoice>>, Problem> {
     let mut tx = state.pool.begin().await?;
     let (total,): (i64,) = sqlx::query_as(COUNT).fetch_one(&mut *tx).await?;
-    let rows: Vec<Row> = sqlx::query_as(LIST)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows: Vec<Row> =
+        sqlx::query_as(LIST).bind(paging.limit).bind(paging.offset).fetch_all(&mut *tx).await?;
     let lines: Vec<LineRow> = match (rows.first(), rows.last()) {
         (Some(first), Some(last)) => {
-            sqlx::query_as(LINES_BETWEEN)
-                .bind(first.0)
-                .bind(last.0)
-                .fetch_all(&mut *tx)
-                .await?
+            sqlx::query_as(LINES_BETWEEN).bind(first.0).bind(last.0).fetch_all(&mut *tx).await?
         }
         _ => Vec::new(),
     };
     tx.commit().await?;
     let items = assemble(rows, &lines)?;
-    Ok(Json(Page {
-        items,
-        limit: paging.limit,
-        offset: paging.offset,
-        total,
-    }))
+    Ok(Json(Page { items, limit: paging.limit, offset: paging.offset, total }))
 }
 
 /// `GET /invoices/{id}` → the invoice with its lines, or 404.
@@ -152,17 +133,11 @@ pub(super) async fn get(
     Id(id): Id,
 ) -> Result<Json<Invoice>, Problem> {
     let mut tx = state.pool.begin().await?;
-    let row: Option<Row> = sqlx::query_as(GET)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row: Option<Row> = sqlx::query_as(GET).bind(id).fetch_optional(&mut *tx).await?;
     let Some(row) = row else {
         return Err(Problem::not_found("invoice", id));
     };
-    let lines: Vec<LineRow> = sqlx::query_as(LINES_OF)
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let lines: Vec<LineRow> = sqlx::query_as(LINES_OF).bind(id).fetch_all(&mut *tx).await?;
     tx.commit().await?;
     let mut invoices = assemble(vec![row], &lines)?;
     invoices.pop().map(Json).ok_or_else(Problem::internal)
@@ -202,21 +177,12 @@ enum Write {
 async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Invoice, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
     if let Write::Replace { id } = how
-        && sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
+        && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none()
     {
         return Err(Problem::not_found("invoice", id));
     }
     let customer = input.customer_id;
-    if sqlx::query(CUSTOMER_EXISTS)
-        .bind(customer)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_none()
-    {
+    if sqlx::query(CUSTOMER_EXISTS).bind(customer).fetch_optional(&mut *tx).await?.is_none() {
         return Err(Problem::unprocessable(format!(
             "customer_id: customer {customer} does not exist"
         )));
@@ -225,10 +191,8 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
     let mut prices = Vec::with_capacity(input.lines.len());
     for line in &input.lines {
         if let std::collections::hash_map::Entry::Vacant(e) = known.entry(line.track_id) {
-            let price: Option<(i64,)> = sqlx::query_as(TRACK_PRICE)
-                .bind(line.track_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let price: Option<(i64,)> =
+                sqlx::query_as(TRACK_PRICE).bind(line.track_id).fetch_optional(&mut *tx).await?;
             e.insert(price.map(|(cents,)| Cents(cents)));
         }
         prices.push(known.get(&line.track_id).copied().flatten());
@@ -238,11 +202,7 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
     let id = match how {
         Write::Create { asked } => {
             if let Some(id) = asked
-                && sqlx::query(EXISTS)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some()
+                && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some()
             {
                 return Err(Problem::conflict(format!("invoice {id} already exists")));
             }

@@ -43,10 +43,7 @@ pub async fn open(path: &Path, chinook_sqlite: &Path) -> anyhow::Result<SqlitePo
 /// Errors: a migration fails; the Chinook file cannot be attached or read; a row does not
 /// convert (e.g. an unparsable date).
 pub async fn init(pool: &SqlitePool, chinook_sqlite: &Path) -> anyhow::Result<()> {
-    MIGRATOR
-        .run(pool)
-        .await
-        .context("migrating the new schema")?;
+    MIGRATOR.run(pool).await.context("migrating the new schema")?;
     import::import_if_empty(pool, chinook_sqlite)
         .await
         .with_context(|| format!("importing Chinook from {}", chinook_sqlite.display()))?;
@@ -56,31 +53,18 @@ pub async fn init(pool: &SqlitePool, chinook_sqlite: &Path) -> anyhow::Result<()
 /// Builds the new service: `/customers`, `/invoices`, `/tracks` (list, get, create, replace,
 /// delete) and `/healthz`, all answering JSON or problem+json.
 pub fn router(pool: SqlitePool) -> Router {
-    let state = AppState {
-        pool,
-        writes: Arc::new(Mutex::new(())),
-    };
+    let state = AppState { pool, writes: Arc::new(Mutex::new(())) };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/customers", get(customers::list).post(customers::create))
         .route(
             "/customers/{id}",
-            get(customers::get)
-                .put(customers::replace)
-                .delete(customers::delete),
+            get(customers::get).put(customers::replace).delete(customers::delete),
         )
         .route("/invoices", get(invoices::list).post(invoices::create))
-        .route(
-            "/invoices/{id}",
-            get(invoices::get)
-                .put(invoices::replace)
-                .delete(invoices::delete),
-        )
+        .route("/invoices/{id}", get(invoices::get).put(invoices::replace).delete(invoices::delete))
         .route("/tracks", get(tracks::list).post(tracks::create))
-        .route(
-            "/tracks/{id}",
-            get(tracks::get).put(tracks::replace).delete(tracks::delete),
-        )
+        .route("/tracks/{id}", get(tracks::get).put(tracks::replace).delete(tracks::delete))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::no_method)
         .with_state(state)

@@ -20,11 +20,7 @@ macro_rules! columns {
 }
 
 const COUNT: &str = "SELECT COUNT(*) FROM tracks";
-const LIST: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM tracks ORDER BY id LIMIT ? OFFSET ?"
-);
+const LIST: &str = concat!("SELECT ", columns!(), " FROM tracks ORDER BY id LIMIT ? OFFSET ?");
 const GET: &str = concat!("SELECT ", columns!(), " FROM tracks WHERE id = ?");
 const EXISTS: &str = "SELECT id FROM tracks WHERE id = ?";
 const INSERT: &str = concat!(
@@ -37,17 +33,7 @@ const UPDATE: &str = "UPDATE tracks SET name = ?, album_id = ?, media_type_id = 
 const ON_INVOICE: &str = "SELECT id FROM invoice_lines WHERE track_id = ? LIMIT 1";
 const DELETE: &str = "DELETE FROM tracks WHERE id = ?";
 
-type Row = (
-    i64,
-    String,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    i64,
-);
+type Row = (i64, String, Option<i64>, i64, Option<i64>, Option<String>, i64, Option<i64>, i64);
 
 fn from_row(r: Row) -> Track {
     Track {
@@ -70,29 +56,17 @@ pub(super) async fn list(
 ) -> Result<Json<Page<Track>>, Problem> {
     let mut tx = state.pool.begin().await?;
     let (total,): (i64,) = sqlx::query_as(COUNT).fetch_one(&mut *tx).await?;
-    let rows: Vec<Row> = sqlx::query_as(LIST)
-        .bind(paging.limit)
-        .bind(paging.offset)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows: Vec<Row> =
+        sqlx::query_as(LIST).bind(paging.limit).bind(paging.offset).fetch_all(&mut *tx).await?;
     tx.commit().await?;
     let items = rows.into_iter().map(from_row).collect();
-    Ok(Json(Page {
-        items,
-        limit: paging.limit,
-        offset: paging.offset,
-        total,
-    }))
+    Ok(Json(Page { items, limit: paging.limit, offset: paging.offset, total }))
 }
 
 /// `GET /tracks/{id}` → the track, or 404.
 pub(super) async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Json<Track>, Problem> {
-    let row: Option<Row> = sqlx::query_as(GET)
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?;
-    row.map(|r| Json(from_row(r)))
-        .ok_or_else(|| Problem::not_found("track", id))
+    let row: Option<Row> = sqlx::query_as(GET).bind(id).fetch_optional(&state.pool).await?;
+    row.map(|r| Json(from_row(r))).ok_or_else(|| Problem::not_found("track", id))
 }
 
 /// `POST /tracks` → 201 with the track; 409 if `Ficus-Authoritative-Id` names an existing track;
@@ -110,11 +84,7 @@ pub(super) async fn create(
 async fn insert(state: &AppState, asked: Option<i64>, input: &TrackInput) -> Result<i64, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
     if let Some(id) = asked
-        && sqlx::query(EXISTS)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
+        && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some()
     {
         return Err(Problem::conflict(format!("track {id} already exists")));
     }
@@ -179,20 +149,10 @@ pub(super) async fn delete(
 
 async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
-    if sqlx::query(EXISTS)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_none()
-    {
+    if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
         return Err(Problem::not_found("track", id));
     }
-    if sqlx::query(ON_INVOICE)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some()
-    {
+    if sqlx::query(ON_INVOICE).bind(id).fetch_optional(&mut *tx).await?.is_some() {
         return Err(Problem::conflict(format!("track {id} is on invoice lines")));
     }
     sqlx::query(DELETE)

@@ -40,26 +40,15 @@ impl Reply {
     /// Asserts the status and returns the body.
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status, body: {}",
-            self.body
-        );
+        assert_eq!(self.status, status, "unexpected status, body: {}", self.body);
         self.body
     }
 
     /// Asserts an RFC 9457 problem answer with `status`; returns its `detail`.
     #[track_caller]
     pub fn expect_problem(self, status: u16) -> String {
-        assert_eq!(
-            self.status, status,
-            "unexpected status, body: {}",
-            self.body
-        );
-        assert_eq!(
-            self.content_type.as_deref(),
-            Some("application/problem+json")
-        );
+        assert_eq!(self.status, status, "unexpected status, body: {}", self.body);
+        assert_eq!(self.content_type.as_deref(), Some("application/problem+json"));
         assert_eq!(self.body["type"], "about:blank");
         assert_eq!(self.body["status"], status);
         assert!(self.body["title"].is_string(), "no title in {}", self.body);
@@ -69,9 +58,7 @@ impl Reply {
 
 /// Serves `router` on an ephemeral loopback port.
 pub async fn serve(router: axum::Router) -> (String, JoinHandle<()>) {
-    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         axum::serve(listener, router).await.unwrap();
@@ -89,42 +76,22 @@ pub async fn legacy_sqlite() -> Service {
     let path = write_chinook_sqlite(dir.path()).unwrap();
     let db = legacy::open_sqlite(&path).await.unwrap();
     let (base, server) = serve(legacy::router(db)).await;
-    Service {
-        name: "legacy",
-        base,
-        client: client(),
-        _dir: Some(dir),
-        server,
-    }
+    Service { name: "legacy", base, client: client(), _dir: Some(dir), server }
 }
 
 /// The legacy service over an already opened database (e.g. MariaDB).
 pub async fn legacy_on(db: legacy::LegacyDb, name: &'static str) -> Service {
     let (base, server) = serve(legacy::router(db)).await;
-    Service {
-        name,
-        base,
-        client: client(),
-        _dir: None,
-        server,
-    }
+    Service { name, base, client: client(), _dir: None, server }
 }
 
 /// The new service over a new SQLite file imported from a fresh Chinook copy.
 pub async fn new_sqlite() -> Service {
     let dir = TempDir::new().unwrap();
     let chinook = write_chinook_sqlite(&dir.path().join("source")).unwrap();
-    let pool = new::open(&dir.path().join("new.sqlite"), &chinook)
-        .await
-        .unwrap();
+    let pool = new::open(&dir.path().join("new.sqlite"), &chinook).await.unwrap();
     let (base, server) = serve(new::router(pool)).await;
-    Service {
-        name: "new",
-        base,
-        client: client(),
-        _dir: Some(dir),
-        server,
-    }
+    Service { name: "new", base, client: client(), _dir: Some(dir), server }
 }
 
 /// Both services, legacy first.
@@ -177,13 +144,7 @@ impl Service {
 
     /// `POST` with `Ficus-Authoritative-Id: id`.
     pub async fn post_as(&self, path: &str, body: &Value, id: &str) -> Reply {
-        self.send(
-            Method::POST,
-            path,
-            Some(body),
-            &[("Ficus-Authoritative-Id", id)],
-        )
-        .await
+        self.send(Method::POST, path, Some(body), &[("Ficus-Authoritative-Id", id)]).await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
@@ -197,13 +158,8 @@ impl Service {
 
 async fn reply(request: reqwest::RequestBuilder) -> Reply {
     let response = request.send().await.unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header =
+        |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let status = response.status().as_u16();
     let location = header("location");
     let content_type = header("content-type");
@@ -213,10 +169,5 @@ async fn reply(request: reqwest::RequestBuilder) -> Reply {
     } else {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("non-JSON body {text:?}: {e}"))
     };
-    Reply {
-        status,
-        location,
-        content_type,
-        body,
-    }
+    Reply { status, location, content_type, body }
 }
