@@ -90,3 +90,31 @@ impl Upstreams {
         &self.clients[side.index()]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ficus_model::Upstream;
+
+    fn client(prefix: &str) -> UpstreamClient {
+        UpstreamClient::new(&Upstream {
+            side: Side::New,
+            authority: "127.0.0.1:8002".into(),
+            path_prefix: prefix.into(),
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            pool_max_idle: 1,
+        })
+    }
+
+    #[tokio::test]
+    async fn uri_keeps_the_upstream_port_prefix_and_query() {
+        let pq = http::uri::PathAndQuery::from_static("/invoices/7?x=1");
+        assert_eq!(client("").uri_for(Some(&pq)).unwrap(), "http://127.0.0.1:8002/invoices/7?x=1");
+        assert_eq!(
+            client("/api").uri_for(Some(&pq)).unwrap(),
+            "http://127.0.0.1:8002/api/invoices/7?x=1"
+        );
+        assert_eq!(client("").uri_for(None).unwrap(), "http://127.0.0.1:8002/");
+    }
+}
