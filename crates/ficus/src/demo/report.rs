@@ -22,7 +22,6 @@ pub struct Report {
     stats_summary: serde_json::Value,
     errors: u64,
     error_samples: Vec<String>,
-    crossed_switch: u64,
     latency: [(f64, f64); 2],
     steps: Vec<(String, f64, u64)>,
     audit: Vec<AuditEntry>,
@@ -95,7 +94,6 @@ impl Report {
             }),
             errors: stats.errors,
             error_samples: stats.error_samples.clone(),
-            crossed_switch: stats.crossed_switch,
             latency: [
                 (percentile(&stats.gateway_reads, 0.5), percentile(&stats.gateway_reads, 0.99)),
                 (percentile(&stats.direct_reads, 0.5), percentile(&stats.direct_reads, 0.99)),
@@ -175,13 +173,6 @@ impl Report {
         for s in &self.error_samples {
             println!("  error: {s}");
         }
-        if self.crossed_switch > 0 {
-            println!(
-                "Deletes that crossed a switch of the authoritative side: {} (the invoice was created on \
-                 the other side; keeping the other side in sync is dual writes' job, a later step)",
-                self.crossed_switch
-            );
-        }
         println!("\nAudit log:");
         for e in &self.audit {
             println!(
@@ -213,7 +204,6 @@ impl Report {
             "requests": self.stats_summary,
             "client_visible_errors": self.errors,
             "error_samples": self.error_samples,
-            "crossed_switch_deletes": self.crossed_switch,
             "by_phase": phases,
             "latency_ms": {
                 "gateway": { "p50": self.latency[0].0, "p99": self.latency[0].1 },
