@@ -4,6 +4,7 @@ use crate::body::{Body, BoxError};
 use crate::error::Failure;
 use crate::headers::{self, ClientAddr};
 use crate::metrics::{Outcome, RequestMetrics};
+use crate::pool::PoolError;
 use crate::problem;
 use crate::sticky;
 use crate::table::{RoutingTable, SnapshotHandle};
@@ -124,7 +125,7 @@ impl Gateway {
     {
         let side = upstream.side;
         let uri = upstream
-            .uri_for(parts.uri.path_and_query())
+            .target_for(parts.uri.path_and_query())
             .map_err(|e| Failure::BadRequest { detail: format!("request target: {e}") })?;
         let host = parts
             .headers
@@ -133,8 +134,7 @@ impl Gateway {
             .map(str::to_owned)
             .or_else(|| parts.uri.authority().map(|a| a.to_string()));
         headers::remove_hop_by_hop(&mut parts.headers);
-        // The pooled client sets Host to the upstream's authority.
-        parts.headers.remove(header::HOST);
+        // The pool sets Host to the upstream's authority.
         headers::set_forwarded(&mut parts.headers, client, host.as_deref());
         headers::ensure_traceparent(&mut parts.headers);
         parts.uri = uri;
@@ -147,8 +147,7 @@ impl Gateway {
             .boxed();
         let req = Request::from_parts(parts, body);
 
-        let sent =
-            tokio::time::timeout(upstream.request_timeout, upstream.client.request(req)).await;
+        let sent = tokio::time::timeout(upstream.request_timeout, upstream.pool.send(req)).await;
         let resp = match sent {
             Err(_) => {
                 return Err(Failure::UpstreamTimeout {
@@ -161,7 +160,7 @@ impl Gateway {
         };
         let (mut parts, body) = resp.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers);
-        let body: Body = body.map_err(|e: hyper::Error| -> BoxError { Box::new(e) }).boxed();
+        let body: Body = body.boxed();
         Ok(Response::from_parts(parts, body))
     }
 }
@@ -234,7 +233,7 @@ fn route<'t>(snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<
 struct ClientBodyError(BoxError);
 
 /// Which side a client error came from: our body limit, the client's body, or the upstream.
-fn classify(side: Side, e: &hyper_util::client::legacy::Error, limit: u64) -> Failure {
+fn classify(side: Side, e: &PoolError, limit: u64) -> Failure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(ClientBodyError(inner)) = err.downcast_ref::<ClientBodyError>() {

@@ -11,6 +11,7 @@ mod forward;
 mod headers;
 mod ids;
 mod metrics;
+mod pool;
 mod problem;
 mod server;
 mod sticky;
