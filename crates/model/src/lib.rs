@@ -2,6 +2,7 @@
 //! transitions, route matching and the routing decision. No I/O, no async runtime.
 
 pub mod defaults;
+pub mod diff;
 pub mod phase;
 pub mod plan;
 pub mod routing;
