@@ -22,3 +22,12 @@ pub const UPSTREAM_POOL_MAX_IDLE: usize = 256;
 pub const UPSTREAM_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Number of sticky buckets: a percentage is applied at a resolution of 0.01 %.
 pub const BUCKETS: u16 = 10_000;
+
+/// How long a shadow request may take before it is abandoned (never seen by the client).
+pub const SHADOW_TIMEOUT: Duration = Duration::from_secs(2);
+/// Shadow requests in flight at once, per domain and gateway worker.
+pub const SHADOW_MAX_CONCURRENCY: usize = 64;
+/// Shadow requests waiting for a slot, per domain and gateway worker; past it they are dropped.
+pub const SHADOW_QUEUE: usize = 256;
+/// Share of shadowed reads also sent a second time to the primary, to learn noise (Diffy).
+pub const SHADOW_NOISE_PERCENT: f64 = 10.0;

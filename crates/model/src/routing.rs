@@ -118,6 +118,17 @@ pub fn decide(phase: Phase, method: &str, bucket: Bucket, read_new: Percent) -> 
     Decision { primary, secondary: primary.other(), read }
 }
 
+/// Whether requests of a domain in `phase` may be shadowed to the secondary: in `dual-write`,
+/// `backfill` and `read-new` (both sides hold the data), in `legacy` only when the domain opts
+/// in, never in `new` (legacy may be retired).
+pub fn shadow_eligible(phase: Phase, in_legacy: bool) -> bool {
+    match phase {
+        Phase::DualWrite | Phase::Backfill | Phase::ReadNew => true,
+        Phase::Legacy => in_legacy,
+        Phase::New => false,
+    }
+}
+
 /// A matched route: the domain (index into the plan's domains), the template and the path
 /// parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,13 +136,15 @@ pub struct RouteMatch<'a> {
     pub domain: usize,
     pub template: &'a str,
     pub params: Vec<(&'a str, &'a str)>,
+    /// The route may be sent twice (shadowed) whatever its method.
+    pub repeatable: bool,
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
     template: String,
-    /// (methods or None for any, domain index), in plan order.
-    owners: Vec<(Option<Vec<String>>, usize)>,
+    /// (methods or None for any, domain index, repeatable), in plan order.
+    owners: Vec<(Option<Vec<String>>, usize, bool)>,
 }
 
 /// Route templates of every domain compiled into one radix tree (matchit). Built once per plan;
@@ -190,7 +203,7 @@ impl RouteTable {
                     }
                 };
                 let entry = &mut entries[idx];
-                for (methods, other) in &entry.owners {
+                for (methods, other, _) in &entry.owners {
                     if let Some(method) = overlap(methods.as_deref(), route.methods.as_deref()) {
                         return Err(RouteConflict::Overlap {
                             template: route.path.clone(),
@@ -201,7 +214,7 @@ impl RouteTable {
                         });
                     }
                 }
-                entry.owners.push((route.methods.clone(), di));
+                entry.owners.push((route.methods.clone(), di, route.repeatable));
             }
         }
         Ok(RouteTable { router, entries })
@@ -211,11 +224,16 @@ impl RouteTable {
     pub fn lookup<'a>(&'a self, method: &str, path: &'a str) -> Option<RouteMatch<'a>> {
         let m = self.router.at(path).ok()?;
         let entry = &self.entries[*m.value];
-        let domain = entry.owners.iter().find_map(|(methods, di)| {
+        let (domain, repeatable) = entry.owners.iter().find_map(|(methods, di, repeatable)| {
             let hit = methods.as_ref().is_none_or(|ms| ms.iter().any(|x| x == method));
-            hit.then_some(*di)
+            hit.then_some((*di, *repeatable))
         })?;
-        Some(RouteMatch { domain, template: &entry.template, params: m.params.iter().collect() })
+        Some(RouteMatch {
+            domain,
+            template: &entry.template,
+            params: m.params.iter().collect(),
+            repeatable,
+        })
     }
 }
 

@@ -130,3 +130,34 @@ fn syntax_error_names_the_line() {
 fn wrong_type_names_the_key() {
     insta::assert_snapshot!(err(&with_domain("routes = [{ methods = \"GET\", path = \"/i\" }]\n")));
 }
+
+#[test]
+fn shadow_table_is_checked() {
+    use ficus_model::diff::{Answer, compare};
+    let plan = Plan::parse(
+        &with_domain(
+            "shadow_percent = 50\nroutes = [{ path = \"/invoices\", repeatable = true }]\n\
+             [domains.invoices.shadow]\nin_legacy = true\ntimeout = \"750ms\"\nqueue = 8\n\
+             noise_percent = 25\nignore = [\"/generated_at\"]\nunordered = [{ path = \"/lines\", key = \"id\" }]\n",
+        ),
+        "ficus.toml",
+        Path::new("."),
+    )
+    .unwrap();
+    let d = plan.domain("invoices").unwrap();
+    assert!(d.shadow.in_legacy && d.routes[0].repeatable);
+    assert_eq!((d.shadow.timeout.as_millis(), d.shadow.queue), (750, 8));
+    assert_eq!(d.shadow.noise_percent.basis_points(), 2500);
+    let a = br#"{"generated_at":"1","lines":[{"id":1,"q":1},{"id":2,"q":2}]}"#;
+    let b = br#"{"generated_at":"2","lines":[{"id":2,"q":2},{"id":1,"q":1}]}"#;
+    let ans = |body: &'static [u8]| Answer { status: 200, headers: &[], body };
+    assert!(compare(&d.shadow.rules, &ans(a), &ans(b)).is_match(), "the plan's rules are applied");
+}
+
+#[test]
+fn bad_shadow_settings_name_the_key() {
+    insta::assert_snapshot!(err(&with_domain(
+        "routes = [{ path = \"/invoices\" }]\n[domains.invoices.shadow]\nignore = [\"items/*\"]\n\
+         queue = 0\ntolerance = -1\nrelative_threshold = 2\n"
+    )));
+}

@@ -14,13 +14,13 @@ use std::path::Path;
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 
-struct Checker<'s> {
+pub(super) struct Checker<'s> {
     src: &'s str,
     issues: Vec<PlanIssue>,
 }
 
 impl Checker<'_> {
-    fn issue(&mut self, path: &[Seg<'_>], message: impl Into<String>) {
+    pub(super) fn issue(&mut self, path: &[Seg<'_>], message: impl Into<String>) {
         self.issues.push(PlanIssue {
             path: render(path),
             line: line_of(self.src, path),
@@ -39,7 +39,7 @@ impl Checker<'_> {
         })
     }
 
-    fn percent(&mut self, path: &[Seg<'_>], value: Option<f64>) -> Percent {
+    pub(super) fn percent(&mut self, path: &[Seg<'_>], value: Option<f64>) -> Percent {
         let v = value.unwrap_or(0.0);
         Percent::from_percent(v).unwrap_or_else(|| {
             self.issue(path, format!("{v} is out of range; expected a percentage from 0 to 100"));
@@ -271,10 +271,12 @@ fn domain(c: &mut Checker<'_>, name: String, raw: RawDomain) -> Domain {
                 if out.is_empty() { None } else { Some(out) }
             }
         };
-        routes.push(Route { methods, path: r.path });
+        routes.push(Route { methods, path: r.path, repeatable: r.repeatable });
     }
     let sticky = raw.sticky.and_then(|s| sticky(c, &name, s, &routes));
+    let shadow = super::shadow::check(c, &name, raw.shadow.unwrap_or_default());
     Domain {
+        shadow,
         initial_phase: raw.phase.unwrap_or(Phase::Legacy),
         read_new_percent: c
             .percent(&[Key("domains"), Key(&name), Key("read_new_percent")], raw.read_new_percent),

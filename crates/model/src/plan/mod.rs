@@ -5,6 +5,7 @@ mod check;
 mod error;
 mod locate;
 mod raw;
+mod shadow;
 
 pub use error::{PlanError, PlanIssue};
 
@@ -101,6 +102,42 @@ pub struct Domain {
     pub shadow_percent: Percent,
     /// Where the subject of a request is read from, for the sticky read ramp.
     pub sticky: Option<StickyKey>,
+    /// How reads are shadowed and compared.
+    pub shadow: ShadowConfig,
+}
+
+/// Shadow reads of a domain: where and how many, and how answers are compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowConfig {
+    /// Also shadow in `legacy` (to new), before any write reaches new.
+    pub in_legacy: bool,
+    /// Time a shadow (or noise) request may take; past it the comparison is abandoned.
+    pub timeout: Duration,
+    /// Shadow exchanges in flight at once, per gateway worker.
+    pub max_concurrency: usize,
+    /// Shadow exchanges waiting for a slot, per gateway worker; past it they are dropped.
+    pub queue: usize,
+    /// Share of shadowed reads also sent again to the primary, to measure noise.
+    pub noise_percent: Percent,
+    /// How the two answers are compared.
+    pub rules: crate::diff::DiffRules,
+    /// When a field's differences count as a real mismatch rather than noise.
+    pub thresholds: crate::diff::NoiseThresholds,
+}
+
+impl Default for ShadowConfig {
+    fn default() -> ShadowConfig {
+        ShadowConfig {
+            in_legacy: false,
+            timeout: crate::defaults::SHADOW_TIMEOUT,
+            max_concurrency: crate::defaults::SHADOW_MAX_CONCURRENCY,
+            queue: crate::defaults::SHADOW_QUEUE,
+            noise_percent: Percent::from_percent(crate::defaults::SHADOW_NOISE_PERCENT)
+                .unwrap_or(Percent::ZERO),
+            rules: crate::diff::DiffRules::default(),
+            thresholds: crate::diff::NoiseThresholds::default(),
+        }
+    }
 }
 
 /// Method set and path template.
@@ -110,6 +147,8 @@ pub struct Route {
     pub methods: Option<Vec<String>>,
     /// A matchit template such as `/invoices/{id}`.
     pub path: String,
+    /// Safe to send twice (a shadow read) although its methods are not all safe.
+    pub repeatable: bool,
 }
 
 /// Where the sticky key of a request is found.

@@ -77,6 +77,36 @@ pub(crate) struct RawDomain {
     pub sticky: Option<RawSticky>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    pub shadow: Option<RawShadow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawShadow {
+    pub in_legacy: Option<bool>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub timeout: Option<Duration>,
+    pub max_concurrency: Option<usize>,
+    pub queue: Option<usize>,
+    pub noise_percent: Option<f64>,
+    pub compare_headers: Option<Vec<String>>,
+    #[serde(default)]
+    pub ignore_headers: Vec<String>,
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    pub tolerance: Option<f64>,
+    #[serde(default)]
+    pub unordered: Vec<RawUnordered>,
+    pub max_compared_bytes: Option<usize>,
+    pub relative_threshold: Option<f64>,
+    pub absolute_threshold: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUnordered {
+    pub path: String,
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,4 +123,6 @@ pub(crate) struct RawSticky {
 pub(crate) struct RawRoute {
     pub methods: Option<Vec<String>>,
     pub path: String,
+    #[serde(default)]
+    pub repeatable: bool,
 }
