@@ -4,7 +4,7 @@
 use anyhow::Context;
 use ficus_control::admin::{self, AdminState};
 use ficus_control::{Control, Store};
-use ficus_gateway::{Gateway, Upstreams, workers};
+use ficus_gateway::{Gateway, workers};
 use ficus_model::{Plan, TokenSource};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,9 +96,7 @@ pub async fn start(
     let draining = Arc::new(AtomicBool::new(false));
 
     let handle = control.handle();
-    let make = || {
-        Gateway::new(Arc::clone(&handle), Upstreams::from_plan(&plan), plan.listener.max_body_bytes)
-    };
+    let make = || Gateway::from_plan(Arc::clone(&handle), &plan);
     let gateway = workers::start(
         gateway_listener,
         worker_count(&plan),

@@ -6,21 +6,25 @@ use crate::headers::{self, ClientAddr};
 use crate::metrics::{Outcome, RequestMetrics};
 use crate::pool::PoolError;
 use crate::problem;
+use crate::shadow::{Job, Shadower, TeeBody};
 use crate::sticky;
 use crate::table::{RoutingTable, SnapshotHandle};
 use crate::upstream::{UpstreamClient, Upstreams};
-use ficus_model::{Side, Unmatched, decide};
+use ficus_model::{Bucket, Side, Unmatched, decide};
 use http::{Request, Response, Version, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The gateway: the latest routing snapshot, the upstream clients and the body limit.
+/// The gateway: the latest routing snapshot, the upstream clients, the body limit and the
+/// shadow bounds of each domain (one gateway per worker thread).
 #[derive(Debug)]
 pub struct Gateway {
     table: SnapshotHandle,
     upstreams: Upstreams,
     max_body_bytes: u64,
+    /// Per plan domain, in plan order.
+    shadows: Vec<Shadower>,
 }
 
 /// Where a request goes, decided before any I/O.
@@ -28,12 +32,59 @@ struct Route<'t> {
     metrics: &'t RequestMetrics,
     primary: Option<Side>,
     domain: &'t str,
+    /// The plan domain's index, the matched template, and whether the route may be sent twice.
+    matched: Option<(usize, &'t str, bool)>,
 }
 
 impl Gateway {
-    /// A gateway reading snapshots from `table`.
+    /// A gateway reading snapshots from `table`, without shadow reads.
     pub fn new(table: SnapshotHandle, upstreams: Upstreams, max_body_bytes: u64) -> Gateway {
-        Gateway { table, upstreams, max_body_bytes }
+        Gateway { table, upstreams, max_body_bytes, shadows: Vec::new() }
+    }
+
+    /// A gateway for `plan`: its upstreams, body limit and every domain's shadow settings.
+    pub fn from_plan(table: SnapshotHandle, plan: &ficus_model::Plan) -> Gateway {
+        Gateway {
+            table,
+            upstreams: Upstreams::from_plan(plan),
+            max_body_bytes: plan.listener.max_body_bytes,
+            shadows: plan.domains.iter().map(|d| Shadower::new(&d.name, &d.shadow)).collect(),
+        }
+    }
+
+    /// Whether this request gets a shadow, and if so what it needs: a sampled read (or a
+    /// repeatable route) without a body, of a domain whose phase allows shadowing.
+    fn shadow_job(
+        &self,
+        snapshot: &RoutingTable,
+        route: &Route<'_>,
+        parts: &http::request::Parts,
+        primary: Side,
+    ) -> Option<(&Shadower, Job)> {
+        let (di, template, repeatable) = route.matched?;
+        let shadower = self.shadows.get(di)?;
+        let state = snapshot.domains.get(di)?.state;
+        let sampled = state.shadow_percent.contains(Bucket::from_random(crate::ids::next_u64()));
+        let allowed = ficus_model::routing::is_read(parts.method.as_str()) || repeatable;
+        let bodiless =
+            parts.headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0")
+                && !parts.headers.contains_key(header::TRANSFER_ENCODING);
+        let eligible =
+            ficus_model::routing::shadow_eligible(state.phase, shadower.config().in_legacy);
+        if !(sampled && allowed && bodiless && eligible) {
+            return None;
+        }
+        let noise =
+            shadower.config().noise_percent.contains(Bucket::from_random(crate::ids::next_u64()));
+        let job = Job {
+            route: template.to_owned(),
+            method: parts.method.clone(),
+            path_and_query: parts.uri.path_and_query().cloned(),
+            headers: parts.headers.clone(),
+            primary,
+            noise,
+        };
+        Some((shadower, job))
     }
 
     /// The snapshot handle (shared with the control plane).
@@ -80,15 +131,30 @@ impl Gateway {
             );
         }
 
+        rewrite_request_headers(&mut parts, client);
+        // 5. shadow: sent beside the primary; it gets the primary's answer when that is done.
+        let shadow =
+            self.shadow_job(&snapshot, &route, &parts, primary).and_then(|(shadower, job)| {
+                Some((
+                    shadower.config().rules.max_compared_bytes(),
+                    shadower.start(&self.upstreams, job)?,
+                ))
+            });
+
         // 3. forward
         let upstream = self.upstreams.get(primary);
-        let result = self.forward(upstream, parts, body, client).await;
+        let result = self.forward(upstream, parts, body).await;
         let elapsed = start.elapsed();
         match result {
             Ok(mut resp) => {
                 let outcome = Outcome::of_status(resp.status().as_u16());
                 route.metrics.record(Some(primary), outcome, elapsed);
                 resp.headers_mut().insert(headers::X_REQUEST_ID, request_id);
+                if let Some((cap, done)) = shadow {
+                    let (parts, body) = resp.into_parts();
+                    let tee = TeeBody::new(body, parts.status, parts.headers.clone(), cap, done);
+                    resp = Response::from_parts(parts, tee.boxed());
+                }
                 tracing::debug!(domain = route.domain, upstream = %primary, status = resp.status().as_u16(), ?elapsed, "forwarded");
                 resp
             }
@@ -117,7 +183,6 @@ impl Gateway {
         upstream: &UpstreamClient,
         mut parts: http::request::Parts,
         body: B,
-        client: &ClientAddr,
     ) -> Result<Response<Body>, Failure>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
@@ -127,16 +192,6 @@ impl Gateway {
         let uri = upstream
             .target_for(parts.uri.path_and_query())
             .map_err(|e| Failure::BadRequest { detail: format!("request target: {e}") })?;
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()));
-        headers::remove_hop_by_hop(&mut parts.headers);
-        // The pool sets Host to the upstream's authority.
-        headers::set_forwarded(&mut parts.headers, client, host.as_deref());
-        headers::ensure_traceparent(&mut parts.headers);
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
@@ -163,6 +218,20 @@ impl Gateway {
         let body: Body = body.boxed();
         Ok(Response::from_parts(parts, body))
     }
+}
+
+/// Hop-by-hop headers out; forwarding headers and trace context in. The pool sets `Host` to the
+/// upstream's authority.
+fn rewrite_request_headers(parts: &mut http::request::Parts, client: &ClientAddr) {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
+    headers::remove_hop_by_hop(&mut parts.headers);
+    headers::set_forwarded(&mut parts.headers, client, host.as_deref());
+    headers::ensure_traceparent(&mut parts.headers);
 }
 
 /// Refuse what a reverse proxy must not forward: CONNECT (tunnels), targets that are not a path
@@ -213,7 +282,12 @@ fn route<'t>(snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<
             let bucket =
                 sticky::bucket(d.sticky.as_ref(), &parts.headers, parts.uri.query(), &m.params);
             let decision = decide(d.state.phase, method, bucket, d.state.read_new_percent);
-            Route { metrics: &d.metrics, primary: Some(decision.primary), domain: &d.name }
+            Route {
+                metrics: &d.metrics,
+                primary: Some(decision.primary),
+                domain: &d.name,
+                matched: Some((m.domain, m.template, m.repeatable)),
+            }
         }
         None => Route {
             metrics: &snapshot.unmatched_metrics,
@@ -222,6 +296,7 @@ fn route<'t>(snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<
                 Unmatched::Reject => None,
             },
             domain: "unmatched",
+            matched: None,
         },
     }
 }

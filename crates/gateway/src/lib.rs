@@ -14,6 +14,7 @@ mod metrics;
 mod pool;
 mod problem;
 mod server;
+pub mod shadow;
 mod sticky;
 mod table;
 mod upstream;

@@ -12,7 +12,9 @@ pub mod state;
 pub use phase::{
     Phase, PhaseParseError, RollbackTarget, Transition, TransitionError, TransitionKind,
 };
-pub use plan::{Domain, Plan, PlanError, Route, StickyKey, TokenSource, Unmatched, Upstream};
+pub use plan::{
+    Domain, Plan, PlanError, Route, ShadowConfig, StickyKey, TokenSource, Unmatched, Upstream,
+};
 pub use routing::{Bucket, Decision, Percent, RouteMatch, RouteTable, decide};
 pub use side::Side;
 pub use state::DomainState;

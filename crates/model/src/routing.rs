@@ -132,10 +132,11 @@ pub fn shadow_eligible(phase: Phase, in_legacy: bool) -> bool {
 /// A matched route: the domain (index into the plan's domains), the template and the path
 /// parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteMatch<'a> {
+pub struct RouteMatch<'t, 'p> {
     pub domain: usize,
-    pub template: &'a str,
-    pub params: Vec<(&'a str, &'a str)>,
+    pub template: &'t str,
+    /// (name from the template, value from the path)
+    pub params: Vec<(&'t str, &'p str)>,
     /// The route may be sent twice (shadowed) whatever its method.
     pub repeatable: bool,
 }
@@ -221,7 +222,7 @@ impl RouteTable {
     }
 
     /// The domain that owns `method` on `path`, if any.
-    pub fn lookup<'a>(&'a self, method: &str, path: &'a str) -> Option<RouteMatch<'a>> {
+    pub fn lookup<'t, 'p>(&'t self, method: &str, path: &'p str) -> Option<RouteMatch<'t, 'p>> {
         let m = self.router.at(path).ok()?;
         let entry = &self.entries[*m.value];
         let (domain, repeatable) = entry.owners.iter().find_map(|(methods, di, repeatable)| {

@@ -3,12 +3,14 @@
 //! the bearer token.
 
 mod auth;
+mod diffs;
 mod domains;
 mod error;
 mod health;
 mod openapi;
 mod views;
 
+pub use diffs::DiffsView;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use views::{ChangeView, DomainView};
@@ -39,6 +41,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/domains/{name}", get(domains::get_one).patch(domains::patch))
         .route("/v1/domains/{name}/advance", post(domains::advance))
         .route("/v1/domains/{name}/rollback", post(domains::rollback))
+        .route("/v1/domains/{name}/diffs", get(diffs::report))
         .route("/v1/audit", get(domains::audit))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers (utoipa).
 
-use super::{domains, health, views};
+use super::{diffs, domains, health, views};
 use crate::store::AuditEntry;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -25,11 +25,11 @@ impl Modify for BearerAuth {
     info(title = "Ficus admin API", description = "Domains, phase changes and the audit log of a Ficus migration control plane."),
     paths(
         domains::list, domains::get_one, domains::patch, domains::advance, domains::rollback,
-        domains::audit, health::livez, health::readyz, health::metrics,
+        domains::audit, diffs::report, health::livez, health::readyz, health::metrics,
     ),
     components(schemas(
         views::DomainView, views::ChangeView, views::AdvanceRequest, views::RollbackRequest,
-        views::PatchRequest, AuditEntry,
+        views::PatchRequest, AuditEntry, diffs::DiffsView,
     )),
     modifiers(&BearerAuth),
 )]
