@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use bytes::Bytes;
-use ficus_gateway::{Gateway, RoutingTable, ServeError, SnapshotHandle, Upstreams};
+use ficus_gateway::{Gateway, RoutingTable, ServeError, SnapshotHandle};
 use ficus_model::{DomainState, Percent, Phase, Plan};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
@@ -168,6 +168,8 @@ pub struct PlanOpts {
     pub unmatched: &'static str,
     pub phase: &'static str,
     pub read_new_percent: f64,
+    /// TOML appended after the `invoices` domain (e.g. `shadow_percent` and a shadow table).
+    pub extra: String,
 }
 
 impl PlanOpts {
@@ -180,6 +182,7 @@ impl PlanOpts {
             unmatched: "legacy",
             phase: "legacy",
             read_new_percent: 0.0,
+            extra: String::new(),
         }
     }
 
@@ -211,7 +214,9 @@ routes = [
   {{ methods = ["GET", "POST"], path = "/invoices" }},
   {{ methods = ["GET", "PUT", "DELETE"], path = "/invoices/{{id}}" }},
 ]
+{extra}
 "#,
+            extra = self.extra,
             max = self.max_body_bytes,
             legacy = self.legacy_url,
             new = self.new_url,
@@ -246,9 +251,7 @@ impl TestGateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let handle = RoutingTable::build(&plan, &[], 1).into_handle();
-        let upstreams = Upstreams::from_plan(&plan);
-        let gateway =
-            Arc::new(Gateway::new(Arc::clone(&handle), upstreams, plan.listener.max_body_bytes));
+        let gateway = Arc::new(Gateway::from_plan(Arc::clone(&handle), &plan));
         let (tx, rx) = oneshot::channel::<()>();
         let served = tokio::spawn(ficus_gateway::serve(
             listener,
