@@ -124,6 +124,16 @@ pub enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Show what shadow reads found for a domain: per route and field, raw and noise
+    /// differences with their verdicts, the mismatch rate and recent examples.
+    Diffs {
+        domain: String,
+        /// How many of the newest examples to print (text output).
+        #[arg(long, default_value_t = 3)]
+        examples: usize,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Run the Chinook demo: two real services, the gateway, live load, all five phases.
     Demo(DemoArgs),
 }

@@ -59,6 +59,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit { domain, limit, admin } => {
             commands::audit(domain.as_deref(), limit, &admin).await
         }
+        Command::Diffs { domain, examples, admin } => {
+            commands::diffs(&domain, examples, &admin).await
+        }
         Command::Demo(args) => {
             logging::init("warn");
             demo::run(&args).await

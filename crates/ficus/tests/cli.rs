@@ -286,3 +286,45 @@ fn ctrl_c_stops_the_demo_cleanly() {
     let dir = err.lines().find_map(|l| l.split(" in ").nth(1)).map(str::trim).unwrap();
     assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diffs_shows_what_shadow_reads_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (legacy, new) = (backend("legacy").await, backend("new").await);
+    let (plan, ports) = write_plan(dir.path(), legacy, new, "dual-write");
+    let mut text = std::fs::read_to_string(&plan).unwrap();
+    text = text.replace("sticky = { header", "shadow_percent = 100\nsticky = { header");
+    std::fs::write(&plan, text).unwrap();
+    let serve = Serve::start(&plan, &ports).await;
+    let http = client();
+    for i in 0..20 {
+        assert_eq!(side_of(&http, &serve.gateway, &format!("/invoices/{i}"), "c").await, "legacy");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let report = loop {
+        let out = ficus(&serve.admin, None, &["diffs", "invoices", "-o", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        if v["report"]["compared"].as_u64() >= Some(20) {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no comparisons: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The two backends name themselves: `/side` differs on every request and no noise explains it.
+    let fields = report["report"]["routes"][0]["fields"].as_array().unwrap();
+    let side = fields.iter().find(|f| f["field"] == "/side").unwrap();
+    assert_eq!(side["verdict"], "mismatch");
+    assert!(report["mismatch_rate"].as_f64().unwrap() > 0.9);
+    let text = ficus(&serve.admin, None, &["diffs", "invoices"]);
+    assert!(stdout(&text).contains("/side"), "{}", stdout(&text));
+    let metrics =
+        http.get(format!("{}/metrics", serve.admin)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("ficus_shadow_requests_total{domain=\"invoices\",outcome=\"sent\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ficus_diff_comparisons_total{domain=\"invoices\",result=\"mismatch\"}")
+    );
+}
