@@ -12,7 +12,8 @@ use reqwest::Method;
 use serde::Serialize;
 use std::path::Path;
 
-fn table(header: &[&str]) -> Table {
+/// A table for terminal output; plain when `NO_COLOR` is set.
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     if std::env::var_os("NO_COLOR").is_some() {

@@ -10,7 +10,7 @@ use crate::shadow::{Job, Shadower, TeeBody};
 use crate::sticky;
 use crate::table::{RoutingTable, SnapshotHandle};
 use crate::upstream::{UpstreamClient, Upstreams};
-use ficus_model::{Bucket, Side, Unmatched, decide};
+use ficus_model::{Bucket, Percent, Side, Unmatched, decide};
 use http::{Request, Response, Version, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
@@ -64,6 +64,10 @@ impl Gateway {
         let (di, template, repeatable) = route.matched?;
         let shadower = self.shadows.get(di)?;
         let state = snapshot.domains.get(di)?.state;
+        // Most requests of most domains are never shadowed: decide that before any other work.
+        if state.shadow_percent == Percent::ZERO {
+            return None;
+        }
         let sampled = state.shadow_percent.contains(Bucket::from_random(crate::ids::next_u64()));
         let allowed = ficus_model::routing::is_read(parts.method.as_str()) || repeatable;
         let bodiless =
@@ -85,11 +89,6 @@ impl Gateway {
             noise,
         };
         Some((shadower, job))
-    }
-
-    /// The snapshot handle (shared with the control plane).
-    pub fn table(&self) -> &SnapshotHandle {
-        &self.table
     }
 
     /// Serve one request. Never fails: a failure becomes a problem+json answer.

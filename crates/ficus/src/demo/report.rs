@@ -4,7 +4,7 @@
 
 use super::load::Stats;
 use super::walk::Walk;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use crate::commands::table;
 use ficus_control::AuditEntry;
 use ficus_model::Phase;
 use std::collections::BTreeMap;
@@ -113,28 +113,17 @@ impl Report {
         self.errors
     }
 
-    fn table(header: &[&str]) -> Table {
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED);
-        if std::env::var_os("NO_COLOR").is_some() {
-            t.force_no_tty();
-        }
-        t.set_header(header.iter().copied());
-        t
-    }
-
     pub fn print(&self) {
         println!(
             "\nFicus demo — the `invoices` domain walked through all five phases under load ({:.1} s)\n",
             self.elapsed.as_secs_f64()
         );
-        let mut walk = Report::table(&["t (s)", "step", "table version"]);
+        let mut walk = table(&["t (s)", "step", "table version"]);
         for (label, at, v) in &self.steps {
             walk.add_row(vec![format!("{at:.1}"), label.clone(), v.to_string()]);
         }
         println!("{walk}\n");
-        let mut t =
-            Report::table(&["phase", "served by legacy", "served by new", "other outcomes"]);
+        let mut t = table(&["phase", "served by legacy", "served by new", "other outcomes"]);
         for (phase, row) in &self.rows {
             t.add_row(vec![
                 phase.to_string(),
@@ -146,7 +135,7 @@ impl Report {
         println!(
             "Requests to `invoices` by phase and upstream (the gateway's ficus_requests_total):\n{t}\n"
         );
-        let mut l = Report::table(&["reads", "p50 (ms)", "p99 (ms)"]);
+        let mut l = table(&["reads", "p50 (ms)", "p99 (ms)"]);
         l.add_row(vec![
             "through the gateway".into(),
             format!("{:.2}", self.latency[0].0),

@@ -75,13 +75,6 @@ pub struct Upstream {
     pub pool_max_idle: usize,
 }
 
-impl Upstream {
-    /// The base URL as written in a plan: `http://host:port/prefix`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}{}", self.authority, self.path_prefix)
-    }
-}
-
 /// What happens to a request no domain claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unmatched {
