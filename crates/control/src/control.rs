@@ -63,6 +63,7 @@ impl Control {
         let control =
             Control { plan, store, table, version: AtomicU64::new(0), changes: Mutex::new(()) };
         control.reconcile().await?;
+        control.sync_shadow().await?;
         Ok(control)
     }
 
@@ -121,6 +122,9 @@ impl Control {
                 _ = tick.tick() => {
                     if let Err(e) = self.reconcile().await {
                         tracing::warn!(error = %e, "reconcile failed; keeping the published table");
+                    }
+                    if let Err(e) = self.sync_shadow().await {
+                        tracing::warn!(error = %e, "storing shadow findings failed");
                     }
                 }
                 () = &mut stop => return,

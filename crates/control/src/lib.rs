@@ -3,7 +3,10 @@
 
 pub mod admin;
 mod control;
+mod findings;
+mod shadow_sync;
 mod store;
 
 pub use control::{Change, Control, ControlError, RECONCILE_INTERVAL};
+pub use findings::{EXAMPLES_PER_KIND, ExampleFilter, KnownEntry, StoredExample};
 pub use store::{AuditEntry, Store, StoreError};

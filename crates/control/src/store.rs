@@ -1,5 +1,6 @@
 //! The state store in SQLite (sqlx, WAL mode, migrations run on open): each domain's phase and
-//! percentages, and the append-only audit log (time, actor, domain, from, to, reason).
+//! percentages, and the append-only audit log (time, actor, domain, from, to, reason). Shadow
+//! findings are in `findings.rs`.
 
 use ficus_model::{DomainState, Percent, Phase, Plan, Transition};
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,7 @@ pub struct AuditEntry {
     pub at: String,
     pub actor: String,
     pub domain: String,
-    /// `init`, `advance`, `rollback` or `set`.
+    /// `init`, `advance`, `rollback`, `set`, `known-difference` or `unknown-difference`.
     pub action: String,
     pub from_phase: Option<String>,
     pub to_phase: Option<String>,
@@ -52,7 +53,7 @@ pub struct Store {
     path: PathBuf,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
@@ -79,6 +80,10 @@ impl Store {
             .await
             .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
         Ok(Store { pool, path: path.to_owned() })
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// The file behind the store.
@@ -272,7 +277,7 @@ impl Store {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_audit(
+pub(crate) async fn insert_audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     actor: &str,
     domain: &str,

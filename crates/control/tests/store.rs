@@ -135,3 +135,96 @@ async fn a_change_made_by_another_process_is_picked_up_by_reconcile() {
     let c = a.advance("tracks", "ops", "from a").await.unwrap();
     assert_eq!((c.before.phase, c.after.phase), (Phase::DualWrite, Phase::Backfill));
 }
+
+fn example(route: &str, fields: &[&str], at_ms: u64) -> ficus_gateway::shadow::Example {
+    ficus_gateway::shadow::Example {
+        at_ms,
+        route: route.into(),
+        method: "GET".into(),
+        target: "/invoices/1".into(),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        request_id: None,
+        primary: "legacy".into(),
+        secondary: "new".into(),
+        primary_status: 200,
+        secondary_status: 200,
+        primary_body: "{}".into(),
+        secondary_body: "{}".into(),
+        request_body: None,
+        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        differences: vec![],
+    }
+}
+
+/// Retention keeps a few examples of each kind (route and set of fields), so a noisy field
+/// cannot crowd out a rare real difference, and caps the domain as a whole.
+#[tokio::test]
+async fn examples_are_kept_per_kind_and_capped() {
+    use ficus_control::{EXAMPLES_PER_KIND, ExampleFilter};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(dir.path());
+    let store = Store::open(&plan.state_path).await.unwrap();
+    let noisy: Vec<_> = (0..50).map(|i| example("/invoices/{id}", &["/at"], i)).collect();
+    let rare = [example("/invoices/{id}", &["/total", "/at"], 100)];
+    store.store_examples("invoices", &rare, 100).await.unwrap();
+    store.store_examples("invoices", &noisy, 100).await.unwrap();
+    store.store_examples("tracks", &noisy[..3], 100).await.unwrap();
+    let all = |field: Option<&'static str>| {
+        let store = store.clone();
+        async move {
+            let filter = ExampleFilter { field, limit: 500, ..ExampleFilter::default() };
+            store.examples("invoices", &filter).await.unwrap()
+        }
+    };
+    let kept = all(None).await;
+    assert_eq!(kept.len(), usize::try_from(EXAMPLES_PER_KIND).unwrap() + 1);
+    assert_eq!(kept[0].example.at_ms, 49, "newest first");
+    let total = all(Some("/total")).await;
+    assert_eq!(total.len(), 1, "the rare difference survives the noise");
+    assert_eq!(store.example("invoices", total[0].id).await.unwrap().unwrap(), total[0]);
+    assert_eq!(store.example("tracks", total[0].id).await.unwrap(), None, "ids are per domain");
+    // The domain cap: the oldest go first.
+    store.store_examples("invoices", &noisy[..1], 5).await.unwrap();
+    let kept = all(None).await;
+    assert_eq!(kept.len(), 5);
+    assert!(kept.iter().all(|e| e.example.fields == ["/at"]), "the oldest (the rare one) went");
+    let filter = ExampleFilter { limit: 500, ..ExampleFilter::default() };
+    assert_eq!(store.examples("tracks", &filter).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn known_differences_are_audited_both_ways() {
+    use ficus_model::diff::KnownDifference;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(dir.path());
+    let store = Store::open(&plan.state_path).await.unwrap();
+    let control = Control::start(Arc::clone(&plan), store.clone(), "t").await.unwrap();
+    let known = KnownDifference { route: "/invoices/{id}".into(), field: "/total".into() };
+    assert!(control.mark_known("invoices", &known, "ana", "cents by design").await.unwrap());
+    assert!(!control.mark_known("invoices", &known, "ana", "again").await.unwrap());
+    let refused = control
+        .mark_known(
+            "invoices",
+            &KnownDifference { field: "body".into(), ..known.clone() },
+            "ana",
+            "",
+        )
+        .await;
+    assert!(matches!(refused, Err(ControlError::Invalid(_))), "{refused:?}");
+    let wrong_route = KnownDifference { route: "/tracks".into(), ..known.clone() };
+    let refused = control.mark_known("invoices", &wrong_route, "ana", "").await;
+    assert!(matches!(refused, Err(ControlError::Invalid(_))), "{refused:?}");
+    let listed = store.known_differences(Some("invoices")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].1.actor.as_str(), listed[0].1.reason.as_str()),
+        ("ana", "cents by design")
+    );
+    assert!(control.unmark_known("invoices", &known, "bo", "compare again").await.unwrap());
+    assert!(!control.unmark_known("invoices", &known, "bo", "").await.unwrap());
+    assert!(store.known_differences(None).await.unwrap().is_empty());
+    let audit = store.audit(Some("invoices"), 10).await.unwrap();
+    let actions: Vec<_> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["unknown-difference", "known-difference", "init"]);
+    assert_eq!(audit[1].detail["field"], "/total");
+}

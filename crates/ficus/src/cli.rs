@@ -126,16 +126,55 @@ pub enum Command {
     },
     /// Show what shadow reads found for a domain: per route and field, raw and noise
     /// differences with their verdicts, the mismatch rate and recent examples.
+    ///
+    /// With an action: list the stored examples, show one, or mark a field of a route as a
+    /// known difference (it becomes an ignore rule of that route, recorded in the audit log).
     Diffs {
         domain: String,
-        /// How many of the newest examples to print (text output).
+        /// How many of the newest examples to print with the report (text output).
         #[arg(long, default_value_t = 3)]
         examples: usize,
+        #[command(subcommand)]
+        action: Option<DiffsAction>,
         #[command(flatten)]
         admin: AdminArgs,
     },
     /// Run the Chinook demo: two real services, the gateway, live load, all five phases.
     Demo(DemoArgs),
+}
+
+/// What `ficus diffs DOMAIN` does besides the report.
+#[derive(Debug, Subcommand)]
+pub enum DiffsAction {
+    /// List stored examples of differences, newest first.
+    Examples {
+        /// Only this route template (e.g. "/invoices/{id}").
+        #[arg(long)]
+        route: Option<String>,
+        /// Only examples in which this field differed (e.g. /total).
+        #[arg(long)]
+        field: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show one stored example whole: request, both answers, differences, trace id.
+    Show { id: i64 },
+    /// Mark FIELD of ROUTE as a known difference: it is no longer compared there.
+    Known {
+        /// Route template, as in the report (e.g. "/invoices/{id}").
+        route: String,
+        /// Field path, as in the report (e.g. /total, /lines/*/unit_price, header:etag).
+        field: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Compare FIELD of ROUTE again (undo `known`).
+    Unknown {
+        route: String,
+        field: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -23,13 +23,13 @@ pub(crate) fn table(header: &[&str]) -> Table {
     t
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?;
     println!("{text}");
     Ok(())
 }
 
-fn actor(change: &ChangeArgs) -> String {
+pub(crate) fn actor(change: &ChangeArgs) -> String {
     change
         .actor
         .clone()
@@ -193,47 +193,5 @@ pub async fn audit(domain: Option<&str>, limit: u32, admin: &AdminArgs) -> Resul
         ]);
     }
     println!("{t}");
-    Ok(())
-}
-
-pub async fn diffs(domain: &str, examples: usize, admin: &AdminArgs) -> Result<(), CliError> {
-    let client = AdminClient::new(admin)?;
-    let v: serde_json::Value = client.get(&format!("/v1/domains/{domain}/diffs")).await?;
-    if admin.output == Output::Json {
-        return print_json(&v);
-    }
-    let rate =
-        v["mismatch_rate"].as_f64().map_or("—".to_owned(), |r| format!("{:.3}%", r * 100.0));
-    println!(
-        "{domain}: mismatch rate {rate}; shadow requests {}; comparisons {}",
-        v["shadow_requests"], v["comparisons"]
-    );
-    let mut t = table(&["route", "field", "raw", "noise", "verdict"]);
-    for route in v["report"]["routes"].as_array().into_iter().flatten() {
-        for field in route["fields"].as_array().into_iter().flatten() {
-            t.add_row(vec![
-                route["route"].as_str().unwrap_or("?").to_owned(),
-                field["field"].as_str().unwrap_or("?").to_owned(),
-                field["raw"].to_string(),
-                field["noise"].to_string(),
-                field["verdict"].as_str().unwrap_or("?").to_owned(),
-            ]);
-        }
-    }
-    println!("{t}");
-    let all = v["examples"].as_array().cloned().unwrap_or_default();
-    for e in all.iter().rev().take(examples) {
-        println!(
-            "\n{} {} ({} vs {}, trace {})",
-            e["method"].as_str().unwrap_or("?"),
-            e["target"].as_str().unwrap_or("?"),
-            e["primary"].as_str().unwrap_or("?"),
-            e["secondary"].as_str().unwrap_or("?"),
-            e["trace_id"].as_str().unwrap_or("-")
-        );
-        for d in e["differences"].as_array().into_iter().flatten() {
-            println!("  {}", d.as_str().unwrap_or("?"));
-        }
-    }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod commands;
 mod demo;
+mod diffs;
 mod exit;
 mod logging;
 mod serve;
@@ -59,8 +60,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit { domain, limit, admin } => {
             commands::audit(domain.as_deref(), limit, &admin).await
         }
-        Command::Diffs { domain, examples, admin } => {
-            commands::diffs(&domain, examples, &admin).await
+        Command::Diffs { domain, examples, action, admin } => {
+            diffs::run(&domain, examples, action, &admin).await
         }
         Command::Demo(args) => {
             logging::init("warn");

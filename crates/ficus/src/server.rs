@@ -149,6 +149,10 @@ impl Server {
             tokio::task::spawn_blocking(move || workers.join()).await.context("gateway workers")?;
         let admin = self.admin_task.await.context("admin task")?;
         self.reconcile_task.await.context("reconcile task")?;
+        // Examples found since the last tick go to the store before it closes.
+        if let Err(e) = self.control.sync_shadow().await {
+            tracing::warn!(error = %e, "storing the last shadow findings failed");
+        }
         self.control.store().close().await;
         gateway.context("drain the gateway")?;
         admin.context("admin API")?;

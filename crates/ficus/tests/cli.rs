@@ -327,4 +327,83 @@ async fn diffs_shows_what_shadow_reads_found() {
     assert!(
         metrics.contains("ficus_diff_comparisons_total{domain=\"invoices\",result=\"mismatch\"}")
     );
+    assert!(
+        metrics
+            .contains("ficus_shadow_duration_seconds_count{domain=\"invoices\",upstream=\"new\"}")
+    );
+
+    // Triage: the stored examples, filtered by field, and one shown whole.
+    let out = ficus(
+        &serve.admin,
+        None,
+        &["diffs", "invoices", "examples", "--field", "/side", "-o", "json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        !list.is_empty() && list.len() <= 20,
+        "at most 20 examples of one kind: {}",
+        list.len()
+    );
+    assert!(list.iter().all(|e| e["fields"].as_array().unwrap().contains(&"/side".into())));
+    let id = list[0]["id"].to_string();
+    let shown = ficus(&serve.admin, None, &["diffs", "invoices", "show", &id]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(stdout(&shown).contains("legacy answered:"), "{}", stdout(&shown));
+    let missing = ficus(&serve.admin, None, &["diffs", "invoices", "show", "999999"]);
+    assert_eq!(missing.status.code(), Some(3), "{}", stderr(&missing));
+
+    // Marking /side a known difference needs the token, refuses what cannot be ignored, and is
+    // audited; the field leaves the report and is no longer compared.
+    let mark =
+        ["diffs", "invoices", "known", "/invoices/{id}", "/side", "-m", "each side names itself"];
+    assert_eq!(ficus(&serve.admin, None, &mark).status.code(), Some(4));
+    let bad = ["diffs", "invoices", "known", "/invoices/{id}", "status"];
+    let out = ficus(&serve.admin, Some(TOKEN), &bad);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let bad_route = ["diffs", "invoices", "known", "/nope", "/side"];
+    assert_eq!(ficus(&serve.admin, Some(TOKEN), &bad_route).status.code(), Some(3));
+    let out = ficus(&serve.admin, Some(TOKEN), &mark);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("no longer compared"), "{}", stdout(&out));
+    let again = ficus(&serve.admin, Some(TOKEN), &mark);
+    assert!(stdout(&again).contains("already"), "{}", stdout(&again));
+    let audit = ficus(&serve.admin, None, &["audit", "--domain", "invoices", "-o", "json"]);
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&stdout(&audit)).unwrap();
+    let entry = audit.iter().find(|e| e["action"] == "known-difference").expect("audited");
+    assert_eq!(entry["reason"], "each side names itself");
+    assert_eq!(entry["detail"]["field"], "/side");
+    let report = |serve: &Serve| {
+        let out = ficus(&serve.admin, None, &["diffs", "invoices", "-o", "json"]);
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    let v = report(&serve);
+    assert_eq!(v["known"][0]["field"], "/side");
+    let item = v["report"]["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"] == "/invoices/{id}")
+        .unwrap();
+    assert!(item["fields"].as_array().unwrap().iter().all(|f| f["field"] != "/side"), "{item}");
+
+    // A restart keeps the known difference and the examples.
+    assert_eq!(serve.terminate(), Some(0));
+    let serve = Serve::start(&plan, &ports).await;
+    let v = report(&serve);
+    assert_eq!(v["known"][0]["field"], "/side");
+    assert!(!v["examples"].as_array().unwrap().is_empty(), "examples survive a restart: {v}");
+    for i in 0..5 {
+        side_of(&http, &serve.gateway, &format!("/invoices/{i}"), "c").await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = report(&serve);
+        if v["comparisons"]["match"].as_u64() >= Some(5) {
+            assert_eq!(v["comparisons"]["mismatch"], 0, "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no matching comparisons after the restart: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

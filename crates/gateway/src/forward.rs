@@ -6,15 +6,17 @@ use crate::headers::{self, ClientAddr};
 use crate::metrics::{Outcome, RequestMetrics};
 use crate::pool::PoolError;
 use crate::problem;
-use crate::shadow::{Job, Shadower, TeeBody};
+use crate::shadow::{Job, RequestTee, Shadower, TeeBody};
 use crate::sticky;
 use crate::table::{RoutingTable, SnapshotHandle};
 use crate::upstream::{UpstreamClient, Upstreams};
+use bytes::Bytes;
 use ficus_model::{Bucket, Percent, Side, Unmatched, decide};
 use http::{Request, Response, Version, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::oneshot;
 
 /// The gateway: the latest routing snapshot, the upstream clients, the body limit and the
 /// shadow bounds of each domain (one gateway per worker thread).
@@ -26,6 +28,9 @@ pub struct Gateway {
     /// Per plan domain, in plan order.
     shadows: Vec<Shadower>,
 }
+
+/// Where the copy of a repeatable request's body goes (`None` if it could not be kept whole).
+type BodyCopy = oneshot::Sender<Option<Bytes>>;
 
 /// Where a request goes, decided before any I/O.
 struct Route<'t> {
@@ -52,15 +57,17 @@ impl Gateway {
         }
     }
 
-    /// Whether this request gets a shadow, and if so what it needs: a sampled read (or a
-    /// repeatable route) without a body, of a domain whose phase allows shadowing.
+    /// Whether this request gets a shadow, and if so what it needs: a sampled read, or a
+    /// request to a repeatable route (whose body, if any, is copied as the primary reads it),
+    /// of a domain whose phase allows shadowing. Returns the route's comparison cap and, for a
+    /// body to copy, where the copy goes.
     fn shadow_job(
         &self,
         snapshot: &RoutingTable,
         route: &Route<'_>,
         parts: &http::request::Parts,
         primary: Side,
-    ) -> Option<(&Shadower, Job)> {
+    ) -> Option<(&Shadower, Job, usize, Option<BodyCopy>)> {
         let (di, template, repeatable) = route.matched?;
         let shadower = self.shadows.get(di)?;
         let state = snapshot.domains.get(di)?.state;
@@ -69,15 +76,25 @@ impl Gateway {
             return None;
         }
         let sampled = state.shadow_percent.contains(Bucket::from_random(crate::ids::next_u64()));
-        let allowed = ficus_model::routing::is_read(parts.method.as_str()) || repeatable;
+        let read = ficus_model::routing::is_read(parts.method.as_str());
+        let eligible =
+            ficus_model::routing::shadow_eligible(state.phase, shadower.config().in_legacy);
+        if !(sampled && (read || repeatable) && eligible) {
+            return None;
+        }
         let bodiless =
             parts.headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0")
                 && !parts.headers.contains_key(header::TRANSFER_ENCODING);
-        let eligible =
-            ficus_model::routing::shadow_eligible(state.phase, shadower.config().in_legacy);
-        if !(sampled && allowed && bodiless && eligible) {
+        let cap = shadower.findings().rules().for_route(template).max_compared_bytes();
+        let (body_tx, body_rx) = if bodiless {
+            (None, None)
+        } else if repeatable {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            // A safe method with a body: its meaning may depend on the body; not repeated.
             return None;
-        }
+        };
         let noise =
             shadower.config().noise_percent.contains(Bucket::from_random(crate::ids::next_u64()));
         let job = Job {
@@ -87,8 +104,9 @@ impl Gateway {
             headers: parts.headers.clone(),
             primary,
             noise,
+            body: body_rx,
         };
-        Some((shadower, job))
+        Some((shadower, job, cap, body_tx))
     }
 
     /// Serve one request. Never fails: a failure becomes a problem+json answer.
@@ -132,17 +150,21 @@ impl Gateway {
 
         rewrite_request_headers(&mut parts, client);
         // 5. shadow: sent beside the primary; it gets the primary's answer when that is done.
-        let shadow =
-            self.shadow_job(&snapshot, &route, &parts, primary).and_then(|(shadower, job)| {
-                Some((
-                    shadower.config().rules.max_compared_bytes(),
-                    shadower.start(&self.upstreams, job)?,
-                ))
-            });
+        let mut body_copy = None;
+        let shadow = self.shadow_job(&snapshot, &route, &parts, primary).and_then(
+            |(shadower, job, cap, body_tx)| {
+                let done = shadower.start(&self.upstreams, job)?;
+                body_copy = body_tx.map(|tx| (cap, tx));
+                Some((cap, done))
+            },
+        );
 
         // 3. forward
         let upstream = self.upstreams.get(primary);
-        let result = self.forward(upstream, parts, body).await;
+        let result = match body_copy {
+            Some((cap, tx)) => self.forward(upstream, parts, RequestTee::new(body, cap, tx)).await,
+            None => self.forward(upstream, parts, body).await,
+        };
         let elapsed = start.elapsed();
         match result {
             Ok(mut resp) => {

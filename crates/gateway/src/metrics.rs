@@ -93,14 +93,49 @@ impl Outcome {
 const NO_UPSTREAM: &str = "none";
 const UPSTREAMS: [&str; 3] = ["legacy", "new", NO_UPSTREAM];
 
-/// One label set's counts.
+/// One label set's latency histogram over [`LATENCY_BUCKETS`]: lock-free, three relaxed atomic
+/// adds per sample.
 #[derive(Debug, Default)]
-struct Cell {
+pub(crate) struct Histogram {
     /// Per-bucket (not cumulative) counts; a sample above the last bound is only in `count`.
     buckets: [AtomicU64; 15],
     count: AtomicU64,
     sum_nanos: AtomicU64,
 }
+
+impl Histogram {
+    pub(crate) fn record(&self, elapsed: Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if let Some(i) = BUCKET_NANOS.iter().position(|b| nanos <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Append the `_bucket`, `_sum` and `_count` lines of metric `name` with labels `l`
+    /// (already formatted, e.g. `domain="a"`).
+    pub(crate) fn render(&self, out: &mut String, name: &str, l: &str) {
+        let mut cumulative = 0;
+        for (bound, n) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count();
+        // Precision loss above 2^53 ns (104 days of summed latency) is acceptable for a sum.
+        #[allow(clippy::cast_precision_loss)]
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{l}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{l}}} {count}");
+    }
+}
+
+type Cell = Histogram;
 
 /// (domain, upstream, phase, outcome)
 type Labels = (String, &'static str, &'static str, &'static str);
@@ -140,12 +175,7 @@ impl RequestMetrics {
     pub fn record(&self, upstream: Option<Side>, outcome: Outcome, elapsed: Duration) {
         let u = upstream.map_or(2, Side::index);
         let Some(cell) = self.cells.get(u * Outcome::ALL.len() + outcome.index()) else { return };
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        cell.count.fetch_add(1, Ordering::Relaxed);
-        cell.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-        if let Some(i) = BUCKET_NANOS.iter().position(|b| nanos <= *b) {
-            cell.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
+        cell.record(elapsed);
     }
 }
 
@@ -156,8 +186,7 @@ pub fn render_prometheus(out: &mut String) {
         Ok(m) => m,
         Err(poisoned) => poisoned.into_inner(),
     };
-    let seen: Vec<(&Labels, &Arc<Cell>)> =
-        map.iter().filter(|(_, c)| c.count.load(Ordering::Relaxed) > 0).collect();
+    let seen: Vec<(&Labels, &Arc<Cell>)> = map.iter().filter(|(_, c)| c.count() > 0).collect();
     let labels = |(d, u, p, o): &Labels| {
         format!("domain=\"{d}\",upstream=\"{u}\",phase=\"{p}\",outcome=\"{o}\"")
     };
@@ -179,19 +208,7 @@ pub fn render_prometheus(out: &mut String) {
         writeln!(out, "# HELP {name} Time from receiving a request to sending the response head.");
     let _ = writeln!(out, "# TYPE {name} histogram");
     for (key, cell) in &seen {
-        let l = labels(key);
-        let mut cumulative = 0;
-        for (bound, n) in LATENCY_BUCKETS.iter().zip(&cell.buckets) {
-            cumulative += n.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {cumulative}");
-        }
-        let count = cell.count.load(Ordering::Relaxed);
-        // Precision loss above 2^53 ns (104 days of summed latency) is acceptable for a sum.
-        #[allow(clippy::cast_precision_loss)]
-        let sum = cell.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum{{{l}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{l}}} {count}");
+        cell.render(out, name, &labels(key));
     }
 }
 

@@ -12,6 +12,10 @@ mod pool;
 mod regressions;
 #[path = "gateway/shadow.rs"]
 mod shadow;
+#[path = "gateway/shadow_bounds.rs"]
+mod shadow_bounds;
+#[path = "gateway/shadow_rules.rs"]
+mod shadow_rules;
 mod util;
 
 use ficus_gateway::ServeError;

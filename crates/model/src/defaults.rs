@@ -31,3 +31,5 @@ pub const SHADOW_MAX_CONCURRENCY: usize = 64;
 pub const SHADOW_QUEUE: usize = 256;
 /// Share of shadowed reads also sent a second time to the primary, to learn noise (Diffy).
 pub const SHADOW_NOISE_PERCENT: f64 = 10.0;
+/// Full examples of differences kept per domain in the control-plane store.
+pub const SHADOW_MAX_EXAMPLES: usize = 500;

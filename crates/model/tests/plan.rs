@@ -151,7 +151,45 @@ fn shadow_table_is_checked() {
     let a = br#"{"generated_at":"1","lines":[{"id":1,"q":1},{"id":2,"q":2}]}"#;
     let b = br#"{"generated_at":"2","lines":[{"id":2,"q":2},{"id":1,"q":1}]}"#;
     let ans = |body: &'static [u8]| Answer { status: 200, headers: &[], body };
-    assert!(compare(&d.shadow.rules, &ans(a), &ans(b)).is_match(), "the plan's rules are applied");
+    assert!(
+        compare(d.shadow.rules.for_route("/invoices"), &ans(a), &ans(b)).is_match(),
+        "the plan's rules are applied"
+    );
+}
+
+#[test]
+fn a_route_adds_its_own_shadow_rules() {
+    use ficus_model::diff::{Answer, compare};
+    let plan = Plan::parse(
+        &with_domain(
+            "routes = [\n  { path = \"/invoices/{id}\", shadow = { ignore = [\"/total\"], tolerance = 0.01 } },\n  \
+             { path = \"/invoices\" },\n]\n[domains.invoices.shadow]\nignore = [\"/generated_at\"]\n",
+        ),
+        "ficus.toml",
+        Path::new("."),
+    )
+    .unwrap();
+    let rules = &plan.domain("invoices").unwrap().shadow.rules;
+    let ans = |body: &'static [u8]| Answer { status: 200, headers: &[], body };
+    let (a, b) =
+        (br#"{"generated_at":1,"total":1,"n":1.0}"#, br#"{"generated_at":2,"total":2,"n":1.005}"#);
+    let one = compare(rules.for_route("/invoices/{id}"), &ans(a), &ans(b));
+    assert!(one.is_match(), "route rules extend the domain's: {one:?}");
+    let list = compare(rules.for_route("/invoices"), &ans(a), &ans(b));
+    let fields: Vec<_> = list.fields().into_iter().collect();
+    assert_eq!(fields, ["/n", "/total"], "other routes keep the domain's rules only");
+}
+
+#[test]
+fn bad_route_shadow_rules_name_the_route() {
+    insta::assert_snapshot!(err(&with_domain(
+        "routes = [\n  { path = \"/i/{id}\", shadow = { ignore = [\"total\"] } },\n  \
+         { methods = [\"PUT\"], path = \"/i/{id}\", shadow = { max_compared_bytes = 0, colour = 1 } },\n]\n"
+    )));
+    insta::assert_snapshot!(err(&with_domain(
+        "routes = [\n  { methods = [\"GET\"], path = \"/i/{id}\", shadow = { ignore = [\"a\"] } },\n  \
+         { methods = [\"PUT\"], path = \"/i/{id}\", shadow = { max_compared_bytes = 0 } },\n]\n"
+    )));
 }
 
 #[test]

@@ -17,14 +17,14 @@ use serde::de::DeserializeOwned;
 const AUDIT_LIMIT_MAX: u32 = 1000;
 const AUDIT_LIMIT_DEFAULT: u32 = 100;
 
-fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
+pub(super) fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|e| ApiError::Unprocessable(format!("request body: {e}")))
 }
 
-fn actor(given: Option<String>, headers: &HeaderMap) -> String {
+pub(super) fn actor(given: Option<String>, headers: &HeaderMap) -> String {
     given
         .filter(|a| !a.trim().is_empty())
         .or_else(|| headers.get("ficus-actor").and_then(|v| v.to_str().ok()).map(str::to_owned))

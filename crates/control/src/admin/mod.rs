@@ -10,7 +10,7 @@ mod health;
 mod openapi;
 mod views;
 
-pub use diffs::DiffsView;
+pub use diffs::{DiffsView, ExampleSummary, KnownRequest, KnownView};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use views::{ChangeView, DomainView};
@@ -42,6 +42,12 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/domains/{name}/advance", post(domains::advance))
         .route("/v1/domains/{name}/rollback", post(domains::rollback))
         .route("/v1/domains/{name}/diffs", get(diffs::report))
+        .route("/v1/domains/{name}/diffs/examples", get(diffs::examples))
+        .route("/v1/domains/{name}/diffs/examples/{id}", get(diffs::example))
+        .route(
+            "/v1/domains/{name}/diffs/known",
+            post(diffs::mark_known).delete(diffs::unmark_known),
+        )
         .route("/v1/audit", get(domains::audit))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))

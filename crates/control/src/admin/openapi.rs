@@ -22,14 +22,17 @@ impl Modify for BearerAuth {
 /// The admin API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ficus admin API", description = "Domains, phase changes and the audit log of a Ficus migration control plane."),
+    info(title = "Ficus admin API", description = "Domains, phase changes, shadow findings and the audit log of a Ficus migration control plane."),
     paths(
         domains::list, domains::get_one, domains::patch, domains::advance, domains::rollback,
-        domains::audit, diffs::report, health::livez, health::readyz, health::metrics,
+        domains::audit, diffs::report, diffs::examples, diffs::example, diffs::mark_known,
+        diffs::unmark_known, health::livez, health::readyz, health::metrics,
     ),
     components(schemas(
         views::DomainView, views::ChangeView, views::AdvanceRequest, views::RollbackRequest,
-        views::PatchRequest, AuditEntry, diffs::DiffsView,
+        views::PatchRequest, AuditEntry, diffs::DiffsView, diffs::ExampleSummary,
+        diffs::KnownRequest, diffs::KnownView, crate::findings::KnownEntry,
+        crate::findings::StoredExample,
     )),
     modifiers(&BearerAuth),
 )]

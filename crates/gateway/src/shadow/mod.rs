@@ -11,9 +11,10 @@ mod state;
 mod tee;
 
 pub use state::{
-    DiffResult, DomainShadow, Example, MAX_EXAMPLES, ShadowOutcome, domain, find, render_prometheus,
+    DiffResult, DomainShadow, Example, MAX_EXAMPLES, ShadowOutcome, all, domain, find,
+    render_prometheus,
 };
-pub(crate) use tee::TeeBody;
+pub(crate) use tee::{RequestTee, TeeBody};
 
 use crate::upstream::Upstreams;
 use ficus_model::{ShadowConfig, Side};
@@ -42,6 +43,9 @@ pub(crate) struct Job {
     pub headers: HeaderMap,
     pub primary: Side,
     pub noise: bool,
+    /// The request body of a repeatable route, once the primary has read it whole; `None`
+    /// inside when it was longer than the comparison cap or broke.
+    pub body: Option<oneshot::Receiver<Option<bytes::Bytes>>>,
 }
 
 impl Shadower {
@@ -56,6 +60,11 @@ impl Shadower {
 
     pub fn config(&self) -> &ShadowConfig {
         &self.config
+    }
+
+    /// The domain's findings (and the rules in force).
+    pub fn findings(&self) -> &DomainShadow {
+        &self.findings
     }
 
     /// Start a shadow exchange if there is room, returning where the primary's answer goes
@@ -82,5 +91,7 @@ impl Shadower {
 }
 
 fn domain_findings(domain: &str, config: &ShadowConfig) -> Arc<DomainShadow> {
-    state::domain(domain, config.thresholds)
+    let findings = state::domain(domain, config.thresholds);
+    findings.configure(&config.rules);
+    findings
 }

@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 use tokio::sync::{Semaphore, oneshot};
 
 pub(super) struct Ctx {
@@ -38,9 +39,27 @@ fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn exchange(client: &UpstreamClient, job: &Job, cap: usize) -> Result<Owned, String> {
+async fn exchange(
+    client: &UpstreamClient,
+    job: &Job,
+    body: &Bytes,
+    cap: usize,
+    findings: &DomainShadow,
+) -> Result<Owned, String> {
+    let start = Instant::now();
+    let result = send(client, job, body, cap).await;
+    findings.record_latency(client.side, start.elapsed());
+    result
+}
+
+async fn send(
+    client: &UpstreamClient,
+    job: &Job,
+    body: &Bytes,
+    cap: usize,
+) -> Result<Owned, String> {
     let uri = client.target_for(job.path_and_query.as_ref()).map_err(|e| e.to_string())?;
-    let mut req: Request<Body> = Request::new(full(Bytes::new()));
+    let mut req: Request<Body> = Request::new(full(body.clone()));
     *req.method_mut() = job.method.clone();
     *req.uri_mut() = uri;
     *req.headers_mut() = job.headers.clone();
@@ -63,28 +82,64 @@ async fn exchange(client: &UpstreamClient, job: &Job, cap: usize) -> Result<Owne
     Ok(Owned { status: parts.status, headers: header_pairs(&parts.headers), body: copy.freeze() })
 }
 
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn preview(b: &[u8]) -> String {
     let text = String::from_utf8_lossy(&b[..b.len().min(2048)]);
     text.into_owned()
 }
 
-pub(super) async fn run(ctx: Ctx, job: Job, primary: oneshot::Receiver<Captured>) {
+/// The request body to repeat: none for a bodiless read; for a repeatable route, the body the
+/// primary read, or `Err` when it was too long or broke (nothing is sent then).
+async fn request_body(job: &mut Job) -> Result<Bytes, ()> {
+    match job.body.take() {
+        None => Ok(Bytes::new()),
+        Some(rx) => match rx.await {
+            Ok(Some(bytes)) => Ok(bytes),
+            _ => Err(()),
+        },
+    }
+}
+
+pub(super) async fn run(ctx: Ctx, mut job: Job, primary: oneshot::Receiver<Captured>) {
     let Ok(_slot) = ctx.slots.clone().acquire_owned().await else { return };
-    let cap = ctx.config.rules.max_compared_bytes();
+    let rules = ctx.findings.rules();
+    let rules = rules.for_route(&job.route);
+    let cap = rules.max_compared_bytes();
     let secondary_client = ctx.upstreams.get(job.primary.other());
     let primary_client = ctx.upstreams.get(job.primary);
+    let findings = &*ctx.findings;
     let work = async {
+        let Ok(body) = request_body(&mut job).await else { return None };
+        let job = &job;
         let noise = async {
-            if job.noise { Some(exchange(primary_client, &job, cap).await) } else { None }
+            if job.noise {
+                Some(exchange(primary_client, job, &body, cap, findings).await)
+            } else {
+                None
+            }
         };
-        let (secondary, noise) = tokio::join!(exchange(secondary_client, &job, cap), noise);
-        (secondary, noise, primary.await)
+        let secondary = exchange(secondary_client, job, &body, cap, findings);
+        let (secondary, noise) = tokio::join!(secondary, noise);
+        Some((secondary, noise, primary.await, body))
     };
     let done = tokio::time::timeout(ctx.config.timeout, work).await;
     ctx.admitted.fetch_sub(1, Ordering::Relaxed);
-    let Ok((secondary, noise, primary)) = done else {
-        ctx.findings.count(ShadowOutcome::Timeout);
-        return;
+    let (secondary, noise, primary, request_body) = match done {
+        Ok(Some(done)) => done,
+        Ok(None) => {
+            // A repeatable route's body was longer than the comparison cap, or broke.
+            tracing::debug!(route = job.route, "shadow not sent: request body not repeatable");
+            ctx.findings.count(ShadowOutcome::Dropped);
+            return;
+        }
+        Err(_) => {
+            ctx.findings.count(ShadowOutcome::Timeout);
+            return;
+        }
     };
     let secondary = match secondary {
         Ok(s) => s,
@@ -104,12 +159,13 @@ pub(super) async fn run(ctx: Ctx, job: Job, primary: oneshot::Receiver<Captured>
         headers: &secondary.headers,
         body: &secondary.body,
     };
-    let comparison = compare(&ctx.config.rules, &p, &s);
+    let comparison = compare(rules, &p, &s);
     ctx.findings.record_raw(&job.route, &comparison);
     if !comparison.is_match() {
         let header =
             |name: &str| job.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         ctx.findings.keep_example(Example {
+            at_ms: now_ms(),
             route: job.route.clone(),
             method: job.method.to_string(),
             target: job.path_and_query.as_ref().map_or("/".into(), |p| p.as_str().to_owned()),
@@ -121,6 +177,8 @@ pub(super) async fn run(ctx: Ctx, job: Job, primary: oneshot::Receiver<Captured>
             secondary_status: s.status,
             primary_body: preview(&primary.body),
             secondary_body: preview(&secondary.body),
+            request_body: (!request_body.is_empty()).then(|| preview(&request_body)),
+            fields: comparison.fields().into_iter().map(str::to_owned).collect(),
             differences: comparison
                 .differences
                 .iter()
@@ -140,6 +198,6 @@ pub(super) async fn run(ctx: Ctx, job: Job, primary: oneshot::Receiver<Captured>
     if let Some(Ok(again)) = noise {
         let n =
             Answer { status: again.status.as_u16(), headers: &again.headers, body: &again.body };
-        ctx.findings.record_noise(&job.route, &compare(&ctx.config.rules, &p, &n));
+        ctx.findings.record_noise(&job.route, &compare(rules, &p, &n));
     }
 }

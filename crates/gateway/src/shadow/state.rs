@@ -1,20 +1,30 @@
 //! What shadow reads have found, per domain, shared by every gateway worker: the diff ledger
 //! (per route template and field: raw and noise differences, verdicts), a bounded sample of
-//! full examples, and the shadow counters behind `ficus_shadow_requests_total` and
-//! `ficus_diff_comparisons_total`.
+//! full examples waiting to be stored, the comparison rules in force (the plan's plus known
+//! differences), and the counters behind `ficus_shadow_requests_total`,
+//! `ficus_diff_comparisons_total` and `ficus_shadow_duration_seconds`.
 
-use ficus_model::diff::{Comparison, DiffLedger, LedgerReport, NoiseThresholds};
-use serde::Serialize;
+use crate::metrics::Histogram;
+use arc_swap::ArcSwap;
+use ficus_model::Side;
+use ficus_model::diff::{
+    Comparison, DiffLedger, KnownDifference, KnownFieldError, LedgerReport, NoiseThresholds,
+    RuleSet,
+};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
-/// Full examples kept per domain (newest replace oldest).
+/// Full examples held per domain until the control plane stores them (newest replace oldest).
 pub const MAX_EXAMPLES: usize = 100;
 
 /// One shadowed request whose answers differed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Example {
+    /// When the comparison was made, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
     pub route: String,
     pub method: String,
     pub target: String,
@@ -26,6 +36,10 @@ pub struct Example {
     pub secondary_status: u16,
     pub primary_body: String,
     pub secondary_body: String,
+    /// The request body of a repeatable route (first 2 KiB, lossy UTF-8); `None` without one.
+    pub request_body: Option<String>,
+    /// The field paths that differed, as in the ledger.
+    pub fields: Vec<String>,
     /// The differences, one per line.
     pub differences: Vec<String>,
 }
@@ -80,6 +94,12 @@ pub struct DomainShadow {
     examples: Mutex<VecDeque<Example>>,
     outcomes: [AtomicU64; 4],
     results: [AtomicU64; 3],
+    /// Shadow (and noise) exchange latency by the upstream asked: `[legacy, new]`.
+    latency: [Histogram; 2],
+    /// The plan's rules and the known differences they are extended with.
+    base: Mutex<(RuleSet, Vec<KnownDifference>)>,
+    /// The rules in force: read once per comparison, replaced whole.
+    rules: ArcSwap<RuleSet>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -94,7 +114,49 @@ impl DomainShadow {
             examples: Mutex::new(VecDeque::new()),
             outcomes: Default::default(),
             results: Default::default(),
+            latency: Default::default(),
+            base: Mutex::new((RuleSet::default(), Vec::new())),
+            rules: ArcSwap::from_pointee(RuleSet::default()),
         }
+    }
+
+    /// Compare under the plan's `rules` (extended by the known differences set so far).
+    pub fn configure(&self, rules: &RuleSet) {
+        let mut base = lock(&self.base);
+        if base.0 != *rules {
+            base.0 = rules.clone();
+            self.rules.store(Arc::new(base.0.with_known(&base.1).0));
+        }
+    }
+
+    /// The fields marked as known differences, all of them (the control plane's list is the
+    /// truth). Newly known fields are forgotten by the ledger. Returns the entries that are not
+    /// valid known differences (left out).
+    pub fn set_known(&self, known: &[KnownDifference]) -> Vec<(KnownDifference, KnownFieldError)> {
+        let mut base = lock(&self.base);
+        if base.1 == known {
+            return Vec::new();
+        }
+        {
+            let mut ledger = lock(&self.ledger);
+            for k in known.iter().filter(|k| !base.1.contains(k)) {
+                ledger.forget(&k.route, &k.field);
+            }
+        }
+        base.1 = known.to_vec();
+        let (rules, rejected) = base.0.with_known(known);
+        self.rules.store(Arc::new(rules));
+        rejected.into_iter().map(|(k, e)| (k.clone(), e)).collect()
+    }
+
+    /// The rules comparisons use now.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.rules.load_full()
+    }
+
+    /// Record how long a shadow or noise exchange with `side` took.
+    pub fn record_latency(&self, side: Side, elapsed: Duration) {
+        self.latency[side.index()].record(elapsed);
     }
 
     pub fn count(&self, outcome: ShadowOutcome) {
@@ -145,9 +207,15 @@ impl DomainShadow {
         lock(&self.ledger).mismatch_rate()
     }
 
-    /// The kept examples, newest last.
+    /// The examples not yet taken, newest last.
     pub fn examples(&self) -> Vec<Example> {
         lock(&self.examples).iter().cloned().collect()
+    }
+
+    /// Take the examples kept since the last call (the control plane stores them), oldest
+    /// first.
+    pub fn take_examples(&self) -> Vec<Example> {
+        lock(&self.examples).drain(..).collect()
     }
 
     pub fn outcome_count(&self, outcome: ShadowOutcome) -> u64 {
@@ -176,6 +244,11 @@ pub fn domain(name: &str, thresholds: NoiseThresholds) -> Arc<DomainShadow> {
 /// The findings of `domain`, if any shadow was ever set up for it.
 pub fn find(name: &str) -> Option<Arc<DomainShadow>> {
     lock(registry()).get(name).cloned()
+}
+
+/// Every domain with shadow findings, by name.
+pub fn all() -> Vec<(String, Arc<DomainShadow>)> {
+    lock(registry()).iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect()
 }
 
 /// Append the shadow counters in the Prometheus text format.
@@ -210,6 +283,20 @@ pub fn render_prometheus(out: &mut String) {
                 r.as_str(),
                 d.result_count(r)
             );
+        }
+    }
+    let name = "ficus_shadow_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time of shadow and noise exchanges, by domain and the upstream asked."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (domain, d) in map.iter() {
+        for side in [Side::Legacy, Side::New] {
+            let h = &d.latency[side.index()];
+            if h.count() > 0 {
+                h.render(out, name, &format!("domain=\"{domain}\",upstream=\"{side}\""));
+            }
         }
     }
 }

@@ -100,3 +100,74 @@ impl Drop for TeeBody {
         }
     }
 }
+
+/// A request body that streams to the primary unchanged while keeping a copy for the shadow
+/// of a repeatable route; the copy is handed over when the body ends, or `None` if it was
+/// longer than `cap` bytes or broke (the shadow is then not sent).
+pub struct RequestTee<B> {
+    inner: Pin<Box<B>>,
+    copy: BytesMut,
+    cap: usize,
+    done: Option<oneshot::Sender<Option<Bytes>>>,
+}
+
+impl<B> RequestTee<B> {
+    pub fn new(inner: B, cap: usize, done: oneshot::Sender<Option<Bytes>>) -> RequestTee<B> {
+        RequestTee { inner: Box::pin(inner), copy: BytesMut::new(), cap, done: Some(done) }
+    }
+
+    fn finish(&mut self, whole: bool) {
+        if let Some(done) = self.done.take() {
+            let copy = std::mem::take(&mut self.copy).freeze();
+            let _ = done.send(whole.then_some(copy));
+        }
+    }
+}
+
+impl<B> http_body::Body for RequestTee<B>
+where
+    B: http_body::Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    if self.copy.len() + data.len() > self.cap {
+                        self.finish(false);
+                    } else if self.done.is_some() {
+                        self.copy.extend_from_slice(data);
+                    }
+                }
+                if self.inner.is_end_stream() {
+                    self.finish(true);
+                }
+            }
+            Poll::Ready(None) => self.finish(true),
+            Poll::Ready(Some(Err(_))) => self.finish(false),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for RequestTee<B> {
+    fn drop(&mut self) {
+        // Dropped before its end (the primary failed or answered early): nothing to repeat.
+        self.finish(false);
+    }
+}

@@ -102,10 +102,16 @@ async fn answer(
     hits.fetch_add(1, Ordering::SeqCst);
     let (parts, mut body) = req.into_parts();
     let mut body_len = 0usize;
+    let mut body_prefix = Vec::new();
     let mut body_error = None;
     while let Some(frame) = body.frame().await {
         match frame {
-            Ok(frame) => body_len += frame.data_ref().map_or(0, Bytes::len),
+            Ok(frame) => {
+                let data = frame.data_ref().map_or(&[][..], |d| &d[..]);
+                body_len += data.len();
+                let room = 64usize.saturating_sub(body_prefix.len()).min(data.len());
+                body_prefix.extend_from_slice(&data[..room]);
+            }
             Err(e) => {
                 body_error = Some(e.to_string());
                 break;
@@ -131,6 +137,7 @@ async fn answer(
         "version": format!("{:?}", parts.version),
         "headers": headers,
         "body_len": body_len,
+        "body_prefix": String::from_utf8_lossy(&body_prefix),
         "body_error": body_error,
     });
     let mut resp = Response::new(Full::new(Bytes::from(doc.to_string())));
@@ -157,8 +164,10 @@ pub async fn dead_url() -> String {
 // Plans
 // ---------------------------------------------------------------------------------------------
 
-/// The knobs of the test plan. One domain, `invoices`, sticky on `x-customer-id`, with
-/// `GET,POST /invoices` and `GET,PUT,DELETE /invoices/{id}`.
+/// The knobs of the test plan. One domain (`invoices` unless `domain` says otherwise), sticky
+/// on `x-customer-id`, with `GET,POST /invoices` and `GET,PUT,DELETE /invoices/{id}`. Shadow
+/// findings are shared per domain name by the whole process, so tests that count them use a
+/// domain of their own.
 #[derive(Debug, Clone)]
 pub struct PlanOpts {
     pub legacy_url: String,
@@ -168,7 +177,10 @@ pub struct PlanOpts {
     pub unmatched: &'static str,
     pub phase: &'static str,
     pub read_new_percent: f64,
-    /// TOML appended after the `invoices` domain (e.g. `shadow_percent` and a shadow table).
+    pub domain: &'static str,
+    /// `POST /invoices` may be sent twice (shadowed with its body).
+    pub repeatable: bool,
+    /// TOML appended after the domain (e.g. `shadow_percent` and a shadow table).
     pub extra: String,
 }
 
@@ -182,6 +194,8 @@ impl PlanOpts {
             unmatched: "legacy",
             phase: "legacy",
             read_new_percent: 0.0,
+            domain: "invoices",
+            repeatable: false,
             extra: String::new(),
         }
     }
@@ -206,17 +220,19 @@ request_timeout = "{timeout}"
 [unmatched]
 upstream = "{unmatched}"
 
-[domains.invoices]
+[domains.{domain}]
 phase = "{phase}"
 read_new_percent = {pct:?}
 sticky = {{ header = "x-customer-id" }}
 routes = [
-  {{ methods = ["GET", "POST"], path = "/invoices" }},
+  {{ methods = ["GET", "POST"], path = "/invoices", repeatable = {repeatable} }},
   {{ methods = ["GET", "PUT", "DELETE"], path = "/invoices/{{id}}" }},
 ]
 {extra}
 "#,
             extra = self.extra,
+            domain = self.domain,
+            repeatable = self.repeatable,
             max = self.max_body_bytes,
             legacy = self.legacy_url,
             new = self.new_url,

@@ -135,6 +135,20 @@ impl DiffLedger {
         }
     }
 
+    /// Forgets the counts of `field` on `route` (an operator marked it a known difference, so
+    /// it is no longer compared): it leaves the report and stops counting towards the mismatch
+    /// rate. Returns whether there was anything to forget.
+    pub fn forget(&mut self, route: &str, field: &str) -> bool {
+        let Some(r) = self.by_route.get(route).and_then(|i| self.routes.get_mut(*i)) else {
+            return false;
+        };
+        let Some(id) = r.1.index.get(field) else { return false };
+        let stats = &mut r.1.fields[*id].1;
+        let had = *stats != FieldStats::default();
+        *stats = FieldStats::default();
+        had
+    }
+
     /// Raw comparisons recorded, over all routes.
     pub fn compared(&self) -> u64 {
         self.routes.iter().map(|(_, r)| r.compared).sum()
@@ -182,6 +196,8 @@ impl DiffLedger {
             .fields
             .iter()
             .zip(&verdicts)
+            // Forgotten fields (known differences) have no counts left.
+            .filter(|((_, s), _)| s.raw > 0 || s.noise > 0)
             .map(|((field, s), verdict)| FieldReport {
                 field: field.clone(),
                 raw: s.raw,

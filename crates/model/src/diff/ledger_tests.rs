@@ -109,3 +109,20 @@ fn reports_serialize_and_print() {
          mismatch /total  raw 1 (50.00 %)  noise 0 (0.00 %)\n"
     );
 }
+
+#[test]
+fn a_forgotten_field_leaves_the_report_and_the_mismatch_rate() {
+    let mut ledger = DiffLedger::default();
+    for i in 0..10 {
+        let fields: &[&str] = if i % 2 == 0 { &["/total"] } else { &["/total", "/currency"] };
+        ledger.record_raw(ROUTE, &comparison(fields));
+    }
+    assert_eq!(ledger.mismatch_rate(), Some(1.0));
+    assert!(ledger.forget(ROUTE, "/total"));
+    assert!(!ledger.forget(ROUTE, "/total"), "nothing left to forget");
+    assert!(!ledger.forget("GET /nowhere", "/total"));
+    assert_eq!(ledger.verdict(ROUTE, "/total"), FieldVerdict::Clean);
+    assert_eq!(ledger.mismatch_rate(), Some(0.5), "only requests differing in /currency count");
+    let fields: Vec<_> = ledger.report().routes[0].fields.iter().map(|f| f.field.clone()).collect();
+    assert_eq!(fields, ["/currency"]);
+}

@@ -20,6 +20,7 @@ mod pattern;
 mod render;
 mod report;
 mod rules;
+mod ruleset;
 mod text;
 
 pub use compare::{Answer, compare};
@@ -34,4 +35,5 @@ pub use pattern::{PatternError, PointerPattern, Segment};
 pub use render::MAX_RENDERED_CHARS;
 pub use report::{FieldReport, LedgerReport, RouteReport};
 pub use rules::{DEFAULT_COMPARED_HEADERS, DEFAULT_MAX_COMPARED_BYTES, DiffRules, UnorderedArray};
+pub use ruleset::{KnownDifference, KnownFieldError, KnownRule, RuleSet, known_rule};
 pub use text::MAX_DETAIL_BYTES;

@@ -232,7 +232,11 @@ fn domain(c: &mut Checker<'_>, name: String, raw: RawDomain) -> Domain {
         );
     }
     let mut routes = Vec::with_capacity(raw.routes.len());
+    let mut route_rules = Vec::new();
     for (i, r) in raw.routes.into_iter().enumerate() {
+        if let Some(rules) = r.shadow {
+            route_rules.push((i, r.path.clone(), rules));
+        }
         let at = [Key("domains"), Key(&name), Key("routes"), Index(i)];
         if !r.path.starts_with('/') {
             let mut p = at.to_vec();
@@ -274,7 +278,7 @@ fn domain(c: &mut Checker<'_>, name: String, raw: RawDomain) -> Domain {
         routes.push(Route { methods, path: r.path, repeatable: r.repeatable });
     }
     let sticky = raw.sticky.and_then(|s| sticky(c, &name, s, &routes));
-    let shadow = super::shadow::check(c, &name, raw.shadow.unwrap_or_default());
+    let shadow = super::shadow::check(c, &name, raw.shadow.unwrap_or_default(), route_rules);
     Domain {
         shadow,
         initial_phase: raw.phase.unwrap_or(Phase::Legacy),

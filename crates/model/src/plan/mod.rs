@@ -112,8 +112,11 @@ pub struct ShadowConfig {
     pub queue: usize,
     /// Share of shadowed reads also sent again to the primary, to measure noise.
     pub noise_percent: Percent,
-    /// How the two answers are compared.
-    pub rules: crate::diff::DiffRules,
+    /// How the two answers are compared: the domain's rules and those of routes with their
+    /// own (`[[domains.NAME.routes]] shadow = { … }`).
+    pub rules: crate::diff::RuleSet,
+    /// Full examples of differences kept in the control-plane store (newest replace oldest).
+    pub max_examples: usize,
     /// When a field's differences count as a real mismatch rather than noise.
     pub thresholds: crate::diff::NoiseThresholds,
 }
@@ -127,7 +130,8 @@ impl Default for ShadowConfig {
             queue: crate::defaults::SHADOW_QUEUE,
             noise_percent: Percent::from_percent(crate::defaults::SHADOW_NOISE_PERCENT)
                 .unwrap_or(Percent::ZERO),
-            rules: crate::diff::DiffRules::default(),
+            rules: crate::diff::RuleSet::default(),
+            max_examples: crate::defaults::SHADOW_MAX_EXAMPLES,
             thresholds: crate::diff::NoiseThresholds::default(),
         }
     }

@@ -100,6 +100,23 @@ pub(crate) struct RawShadow {
     pub max_compared_bytes: Option<usize>,
     pub relative_threshold: Option<f64>,
     pub absolute_threshold: Option<f64>,
+    pub max_examples: Option<usize>,
+}
+
+/// `[[domains.NAME.routes]] shadow = { … }`: comparison rules of one route, added to (or, for
+/// headers and the byte cap, replacing) the domain's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRules {
+    pub compare_headers: Option<Vec<String>>,
+    #[serde(default)]
+    pub ignore_headers: Vec<String>,
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    pub tolerance: Option<f64>,
+    #[serde(default)]
+    pub unordered: Vec<RawUnordered>,
+    pub max_compared_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,4 +142,5 @@ pub(crate) struct RawRoute {
     pub path: String,
     #[serde(default)]
     pub repeatable: bool,
+    pub shadow: Option<RawRules>,
 }

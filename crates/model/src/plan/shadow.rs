@@ -4,10 +4,17 @@
 use super::ShadowConfig;
 use super::check::Checker;
 use super::locate::Seg;
-use super::raw::RawShadow;
-use crate::diff::{DiffRules, NoiseThresholds, PointerPattern};
+use super::raw::{RawRules, RawShadow};
+use crate::diff::{DiffRules, NoiseThresholds, PointerPattern, RuleSet};
 
-pub(super) fn check(c: &mut Checker<'_>, domain: &str, raw: RawShadow) -> ShadowConfig {
+/// `routes` holds, per route entry with its own rules, the entry's index, its template and
+/// its raw rules.
+pub(super) fn check(
+    c: &mut Checker<'_>,
+    domain: &str,
+    raw: RawShadow,
+    routes: Vec<(usize, String, RawRules)>,
+) -> ShadowConfig {
     use Seg::{Index, Key};
     let d = ShadowConfig::default();
     let at = |k: &'static str| [Key("domains"), Key(domain), Key("shadow"), Key(k)];
@@ -24,47 +31,35 @@ pub(super) fn check(c: &mut Checker<'_>, domain: &str, raw: RawShadow) -> Shadow
     };
     let max_concurrency = count("max_concurrency", raw.max_concurrency, d.max_concurrency);
     let queue = count("queue", raw.queue, d.queue);
+    let max_examples = count("max_examples", raw.max_examples, d.max_examples);
     let noise_percent = match raw.noise_percent {
         Some(p) => c.percent(&at("noise_percent"), Some(p)),
         None => d.noise_percent,
     };
 
-    let mut rules = DiffRules::default();
-    if let Some(names) = &raw.compare_headers {
-        rules = rules.compare_only_headers(names.iter().map(String::as_str));
-    }
-    for name in &raw.ignore_headers {
-        rules = rules.deny_header(name);
-    }
-    for (i, text) in raw.ignore.iter().enumerate() {
-        match text.parse::<PointerPattern>() {
-            Ok(p) => rules = rules.ignore(p),
-            Err(e) => c.issue(
-                &[Key("domains"), Key(domain), Key("shadow"), Key("ignore"), Index(i)],
-                e.to_string(),
-            ),
+    let domain_at = [Key("domains"), Key(domain), Key("shadow")];
+    let domain_rules = RawRules {
+        compare_headers: raw.compare_headers,
+        ignore_headers: raw.ignore_headers,
+        ignore: raw.ignore,
+        tolerance: raw.tolerance,
+        unordered: raw.unordered,
+        max_compared_bytes: raw.max_compared_bytes,
+    };
+    let default = rules(c, &domain_at, DiffRules::default(), domain_rules);
+    let mut set = RuleSet::new(default.clone());
+    let mut seen: Vec<String> = Vec::new();
+    for (i, template, raw_rules) in routes {
+        let at = [Key("domains"), Key(domain), Key("routes"), Index(i), Key("shadow")];
+        if seen.contains(&template) {
+            c.issue(
+                &at,
+                format!("{template:?} already has shadow rules in another route entry; give a template's rules once"),
+            );
         }
-    }
-    if let Some(t) = raw.tolerance {
-        if t.is_finite() && t >= 0.0 {
-            rules = rules.tolerance(t);
-        } else {
-            c.issue(&at("tolerance"), format!("{t} is not valid; expected a number ≥ 0"));
-        }
-    }
-    for (i, u) in raw.unordered.iter().enumerate() {
-        let path = [Key("domains"), Key(domain), Key("shadow"), Key("unordered"), Index(i)];
-        match (u.path.parse::<PointerPattern>(), &u.key) {
-            (Ok(p), Some(key)) => rules = rules.unordered_by_key(p, key.clone()),
-            (Ok(p), None) => rules = rules.unordered(p),
-            (Err(e), _) => c.issue(&path, e.to_string()),
-        }
-    }
-    if let Some(cap) = raw.max_compared_bytes {
-        if cap == 0 {
-            c.issue(&at("max_compared_bytes"), "must be at least 1 byte");
-        }
-        rules = rules.cap_compared_bytes(cap);
+        let route_rules = rules(c, &at, default.clone(), raw_rules);
+        set = set.with_route(template.clone(), route_rules);
+        seen.push(template);
     }
     let mut thresholds = NoiseThresholds::default();
     let mut fraction = |k, v: Option<f64>, slot: &mut f64| {
@@ -84,7 +79,57 @@ pub(super) fn check(c: &mut Checker<'_>, domain: &str, raw: RawShadow) -> Shadow
         max_concurrency,
         queue,
         noise_percent,
-        rules,
+        rules: set,
         thresholds,
+        max_examples,
     }
+}
+
+/// `base` plus the rules in `raw`; problems are reported at `at` + the key.
+fn rules(c: &mut Checker<'_>, at: &[Seg<'_>], base: DiffRules, raw: RawRules) -> DiffRules {
+    use Seg::{Index, Key};
+    let key = |k: &'static str| {
+        let mut p = at.to_vec();
+        p.push(Key(k));
+        p
+    };
+    let item = |k: &'static str, i: usize| {
+        let mut p = key(k);
+        p.push(Index(i));
+        p
+    };
+    let mut rules = base;
+    if let Some(names) = &raw.compare_headers {
+        rules = rules.compare_only_headers(names.iter().map(String::as_str));
+    }
+    for name in &raw.ignore_headers {
+        rules = rules.deny_header(name);
+    }
+    for (i, text) in raw.ignore.iter().enumerate() {
+        match text.parse::<PointerPattern>() {
+            Ok(p) => rules = rules.ignore(p),
+            Err(e) => c.issue(&item("ignore", i), e.to_string()),
+        }
+    }
+    if let Some(t) = raw.tolerance {
+        if t.is_finite() && t >= 0.0 {
+            rules = rules.tolerance(t);
+        } else {
+            c.issue(&key("tolerance"), format!("{t} is not valid; expected a number ≥ 0"));
+        }
+    }
+    for (i, u) in raw.unordered.iter().enumerate() {
+        match (u.path.parse::<PointerPattern>(), &u.key) {
+            (Ok(p), Some(k)) => rules = rules.unordered_by_key(p, k.clone()),
+            (Ok(p), None) => rules = rules.unordered(p),
+            (Err(e), _) => c.issue(&item("unordered", i), e.to_string()),
+        }
+    }
+    if let Some(cap) = raw.max_compared_bytes {
+        if cap == 0 {
+            c.issue(&key("max_compared_bytes"), "must be at least 1 byte");
+        }
+        rules = rules.cap_compared_bytes(cap);
+    }
+    rules
 }
