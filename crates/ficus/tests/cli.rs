@@ -256,6 +256,21 @@ fn the_demo_walks_all_five_phases_with_no_client_errors() {
     let rollbacks =
         report["audit"].as_array().unwrap().iter().filter(|e| e["action"] == "rollback").count();
     assert_eq!(rollbacks, 1);
+    // The parallel run of `tracks` names new's price rendering a mismatch and filters the
+    // generated timestamp out as noise.
+    let fields = report["shadow"]["fields"].as_array().unwrap();
+    let verdict = |field: &str| {
+        fields.iter().find(|f| f["route"] == "/tracks/{id}" && f["field"] == field).map_or_else(
+            || panic!("{field} not in {fields:?}"),
+            |f| f["verdict"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(verdict("/unit_price"), "mismatch");
+    assert_eq!(verdict("/served_at"), "noise");
+    assert!(
+        fields.iter().all(|f| f["field"] == "/unit_price" || f["field"] == "/served_at"),
+        "{fields:?}"
+    );
 }
 
 #[test]

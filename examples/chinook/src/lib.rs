@@ -6,6 +6,8 @@ pub mod cli;
 pub mod data;
 pub mod legacy;
 pub mod new;
+pub mod quirks;
 mod sqlite;
 
 pub use data::write_chinook_sqlite;
+pub use quirks::Quirks;

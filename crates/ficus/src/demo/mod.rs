@@ -61,6 +61,19 @@ routes = [
   {{ methods = ["GET", "POST"], path = "/customers" }},
   {{ methods = ["GET", "PUT", "DELETE"], path = "/customers/{{id}}" }},
 ]
+
+# Still served by legacy; half of its reads are also sent to new and compared.
+[domains.tracks]
+phase = "legacy"
+shadow_percent = 50
+routes = [
+  {{ methods = ["GET", "POST"], path = "/tracks" }},
+  {{ methods = ["GET", "PUT", "DELETE"], path = "/tracks/{{id}}" }},
+]
+
+[domains.tracks.shadow]
+in_legacy = true
+noise_percent = 25
 "#
     )
 }
@@ -122,8 +135,16 @@ async fn demo(args: &DemoArgs) -> Result<(), CliError> {
     let walk = walk?;
     let metrics = walk::fetch_metrics(&admin_url).await?;
     let audit = walk::fetch_audit(&admin_url).await?;
-    let report =
-        report::Report::new(&stats, &metrics, &walk, &audit, started.elapsed(), &admin_url);
+    let diffs = walk::fetch_diffs(&admin_url, "tracks").await?;
+    let report = report::Report::new(
+        &stats,
+        &metrics,
+        &walk,
+        &audit,
+        report::Shadow::new(&diffs),
+        started.elapsed(),
+        &admin_url,
+    );
     match args.output {
         Output::Json => println!(
             "{}",

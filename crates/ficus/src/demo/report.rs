@@ -17,7 +17,83 @@ struct PhaseRow {
     not_success: u64,
 }
 
+/// What the parallel run of the `tracks` domain found, per route and field.
+pub struct Shadow {
+    comparisons: serde_json::Value,
+    mismatch_rate: Option<f64>,
+    /// (route, field, raw, noise, verdict)
+    fields: Vec<(String, String, u64, u64, String)>,
+}
+
+impl Shadow {
+    /// From the answer of `GET /v1/domains/tracks/diffs`.
+    pub fn new(diffs: &serde_json::Value) -> Shadow {
+        let s = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_owned();
+        let mut fields = Vec::new();
+        for route in diffs["report"]["routes"].as_array().into_iter().flatten() {
+            for f in route["fields"].as_array().into_iter().flatten() {
+                fields.push((
+                    s(&route["route"]),
+                    s(&f["field"]),
+                    f["raw"].as_u64().unwrap_or(0),
+                    f["noise"].as_u64().unwrap_or(0),
+                    s(&f["verdict"]),
+                ));
+            }
+        }
+        Shadow {
+            comparisons: diffs["comparisons"].clone(),
+            mismatch_rate: diffs["mismatch_rate"].as_f64(),
+            fields,
+        }
+    }
+
+    fn print(&self) {
+        let rate = self.mismatch_rate.map_or("—".into(), |r| format!("{:.1} %", r * 100.0));
+        println!(
+            "Parallel run of `tracks` (served by legacy, reads shadowed to new): comparisons {}, mismatch rate {rate}",
+            self.comparisons
+        );
+        let mut t = table(&["route", "field", "raw", "noise", "verdict"]);
+        for (route, field, raw, noise, verdict) in &self.fields {
+            let verdict = match verdict.as_str() {
+                "mismatch" => "MISMATCH: new answers differently".to_owned(),
+                "noise" => {
+                    "noise: filtered out (differs between two legacy answers too)".to_owned()
+                }
+                other => other.to_owned(),
+            };
+            t.add_row(vec![
+                route.clone(),
+                field.clone(),
+                raw.to_string(),
+                noise.to_string(),
+                verdict,
+            ]);
+        }
+        println!("{t}");
+        println!(
+            "  (raw: differences legacy vs new; noise: legacy vs legacy for the same request. Try `ficus diffs tracks`.)\n"
+        );
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let fields: Vec<_> = self
+            .fields
+            .iter()
+            .map(|(route, field, raw, noise, verdict)| serde_json::json!({ "route": route, "field": field, "raw": raw, "noise": noise, "verdict": verdict }))
+            .collect();
+        serde_json::json!({
+            "domain": "tracks",
+            "comparisons": self.comparisons,
+            "mismatch_rate": self.mismatch_rate,
+            "fields": fields,
+        })
+    }
+}
+
 pub struct Report {
+    shadow: Shadow,
     rows: BTreeMap<Phase, PhaseRow>,
     stats_summary: serde_json::Value,
     errors: u64,
@@ -84,10 +160,12 @@ impl Report {
         metrics: &str,
         walk: &Walk,
         audit: &[AuditEntry],
+        shadow: Shadow,
         elapsed: Duration,
         admin_url: &str,
     ) -> Report {
         Report {
+            shadow,
             rows: rows(metrics),
             stats_summary: serde_json::json!({
                 "requests": stats.requests, "reads": stats.reads, "writes": stats.writes,
@@ -152,6 +230,7 @@ impl Report {
             format!("{:+.2}", self.latency[0].1 - self.latency[1].1),
         ]);
         println!("Latency:\n{l}\n");
+        self.shadow.print();
         println!(
             "Client requests: {} ({} reads, {} writes); client-visible errors: {}",
             self.stats_summary["requests"],
@@ -200,6 +279,7 @@ impl Report {
             },
             "steps": self.steps.iter().map(|(l, t, v)| serde_json::json!({ "step": l, "at_seconds": t, "table_version": v })).collect::<Vec<_>>(),
             "audit": self.audit,
+            "shadow": self.shadow.to_json(),
             "admin_url": self.admin_url,
         })
     }

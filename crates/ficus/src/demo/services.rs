@@ -1,8 +1,9 @@
 //! The two Chinook services of the demo, in this process on free loopback ports: legacy on a
-//! fresh copy of the shipped SQLite file, new on its own redesigned schema imported from it.
+//! fresh copy of the shipped SQLite file, new on its own redesigned schema imported from it,
+//! each with the quirks of `ficus_example_chinook::quirks`.
 
 use anyhow::Context;
-use ficus_example_chinook::{legacy, new, write_chinook_sqlite};
+use ficus_example_chinook::{Quirks, legacy, new, write_chinook_sqlite};
 use std::net::SocketAddr;
 use std::path::Path;
 use tokio::net::TcpListener;
@@ -25,7 +26,13 @@ pub async fn start(dir: &Path) -> anyhow::Result<Services> {
     let (stop, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
-    for router in [legacy::router(legacy_db), new::router(new_pool)] {
+    // Both answer with a generated timestamp (noise); new renders track prices as text (an
+    // honest difference). The shadow reads of the `tracks` domain find both.
+    let legacy_quirks = Quirks { served_at: true, price_as_text: false };
+    let new_quirks = Quirks { served_at: true, price_as_text: true };
+    for router in
+        [legacy_quirks.apply(legacy::router(legacy_db)), new_quirks.apply(new::router(new_pool))]
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.context("bind a service port")?;
         addrs.push(listener.local_addr()?);
         let mut rx = rx.clone();

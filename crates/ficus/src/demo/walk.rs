@@ -95,3 +95,15 @@ pub async fn fetch_audit(admin: &str) -> anyhow::Result<Vec<ficus_control::Audit
     entries.reverse();
     Ok(entries)
 }
+
+/// What the shadow reads of `domain` found (`GET /v1/domains/{domain}/diffs`).
+pub async fn fetch_diffs(admin: &str, domain: &str) -> anyhow::Result<serde_json::Value> {
+    client()?
+        .get(format!("{admin}/v1/domains/{domain}/diffs"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+        .with_context(|| format!("read /v1/domains/{domain}/diffs"))
+}
