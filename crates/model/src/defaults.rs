@@ -31,3 +31,10 @@ pub const SHADOW_MAX_CONCURRENCY: usize = 64;
 pub const SHADOW_QUEUE: usize = 256;
 /// Share of shadowed reads also sent a second time to the primary, to learn noise (Diffy).
 pub const SHADOW_NOISE_PERCENT: f64 = 10.0;
+
+/// Rows per backfill chunk: one source read, one target transaction, one checkpoint.
+pub const BACKFILL_CHUNK_ROWS: u64 = 5_000;
+/// Rows per verify chunk: one checksum query per side.
+pub const VERIFY_CHUNK_ROWS: u64 = 10_000;
+/// How long verify waits before re-checking suspect rows (so lag is not called drift).
+pub const VERIFY_RECHECK_DELAY: Duration = Duration::from_secs(2);
