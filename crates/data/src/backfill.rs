@@ -85,7 +85,11 @@ pub async fn backfill(
         }
         reports.push(table(source, target, t, opts, &rate, progress).await?);
     }
-    Ok(BackfillReport { dry_run: opts.dry_run, tables: reports, seconds: start.elapsed().as_secs_f64() })
+    Ok(BackfillReport {
+        dry_run: opts.dry_run,
+        tables: reports,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 async fn table(
@@ -124,7 +128,9 @@ async fn table(
     progress.rows_total.fetch_add(left, Ordering::Relaxed);
     let before: u64 = cps.iter().map(|c| c.rows_copied).sum();
     let results = try_join_all(
-        cps.into_iter().filter(|c| !c.done).map(|cp| worker(source, target, t, opts, rate, progress, cp)),
+        cps.into_iter()
+            .filter(|c| !c.done)
+            .map(|cp| worker(source, target, t, opts, rate, progress, cp)),
     )
     .await?;
     let rows_copied: u64 = results.iter().map(|r| r.0).sum();
@@ -162,7 +168,8 @@ async fn worker(
             break;
         };
         let last = last?;
-        let params = checkpoint::advance_params(&opts.domain, t, cp.worker, &Some(last.clone()), n, done);
+        let params =
+            checkpoint::advance_params(&opts.domain, t, cp.worker, &Some(last.clone()), n, done);
         write::write_chunk(target, t, &rows, &advance, &params).await?;
         rows_done += n;
         chunks += 1;
@@ -180,19 +187,28 @@ fn key_of(t: &ResolvedTable, row: &TextRow) -> Result<Vec<String>, DataError> {
         .iter()
         .map(|k| {
             row[k.index].clone().ok_or_else(|| {
-                DataError::mapping(&t.name, format!("key column {} is NULL in a source row", t.columns[k.index].target))
+                DataError::mapping(
+                    &t.name,
+                    format!("key column {} is NULL in a source row", t.columns[k.index].target),
+                )
             })
         })
         .collect()
 }
 
 /// Up to `limit` source rows of `range` in key order, as transfer text in column order.
-async fn read_chunk(source: &Db, t: &ResolvedTable, range: &KeyRange, limit: u64) -> Result<Vec<TextRow>, DataError> {
+async fn read_chunk(
+    source: &Db,
+    t: &ResolvedTable,
+    range: &KeyRange,
+    limit: u64,
+) -> Result<Vec<TextRow>, DataError> {
     let d = source.dialect();
     let mut q = Query::new(d);
     let key = t.source_key();
     let pred = q.range(&key, range, t.filter.as_deref());
-    let select: Vec<String> = t.columns.iter().map(|c| d.transfer(c.class, &c.source_expr)).collect();
+    let select: Vec<String> =
+        t.columns.iter().map(|c| d.transfer(c.class, &c.source_expr)).collect();
     let sql = format!(
         "SELECT {} FROM {} WHERE {pred} ORDER BY {} {}",
         select.join(", "),
@@ -200,7 +216,10 @@ async fn read_chunk(source: &Db, t: &ResolvedTable, range: &KeyRange, limit: u64
         order_by(&key),
         d.limit_offset(limit, 0)
     );
-    source.fetch_texts(&sql, &q.params).await.map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
+    source
+        .fetch_texts(&sql, &q.params)
+        .await
+        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
 }
 
 /// Source rows in `range` (after the filter).
@@ -209,8 +228,15 @@ async fn count(source: &Db, t: &ResolvedTable, range: &KeyRange) -> Result<u64, 
     let mut q = Query::new(d);
     let pred = q.range(&t.source_key(), range, t.filter.as_deref());
     let sql = format!("SELECT {} FROM {} WHERE {pred}", d.to_text("COUNT(*)"), t.source_table);
-    let rows = source.fetch_texts(&sql, &q.params).await.map_err(DataError::sql(Side::Source, format!("count {}", t.name)))?;
-    Ok(rows.first().and_then(|r| r.first().cloned().flatten()).and_then(|s| s.parse().ok()).unwrap_or(0))
+    let rows = source
+        .fetch_texts(&sql, &q.params)
+        .await
+        .map_err(DataError::sql(Side::Source, format!("count {}", t.name)))?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0))
 }
 
 /// Split a table's key space into `workers` ranges of about equal row counts, at source keys.
@@ -242,10 +268,15 @@ async fn split(source: &Db, t: &ResolvedTable, workers: usize) -> Result<Vec<Key
 }
 
 /// The key of the source row at `offset` in key order (after the filter).
-pub(crate) async fn key_at(source: &Db, t: &ResolvedTable, offset: u64) -> Result<Option<Vec<String>>, DataError> {
+pub(crate) async fn key_at(
+    source: &Db,
+    t: &ResolvedTable,
+    offset: u64,
+) -> Result<Option<Vec<String>>, DataError> {
     let d = source.dialect();
     let key = t.source_key();
-    let select: Vec<String> = t.key.iter().map(|k| d.transfer(t.columns[k.index].class, &k.source_expr)).collect();
+    let select: Vec<String> =
+        t.key.iter().map(|k| d.transfer(t.columns[k.index].class, &k.source_expr)).collect();
     let filter = t.filter.as_deref().map_or_else(|| "1=1".to_owned(), |f| format!("({f})"));
     let sql = format!(
         "SELECT {} FROM {} WHERE {filter} ORDER BY {} {}",
@@ -254,6 +285,9 @@ pub(crate) async fn key_at(source: &Db, t: &ResolvedTable, offset: u64) -> Resul
         order_by(&key),
         d.limit_offset(1, offset)
     );
-    let rows = source.fetch_texts(&sql, &[]).await.map_err(DataError::sql(Side::Source, format!("split {}", t.name)))?;
+    let rows = source
+        .fetch_texts(&sql, &[])
+        .await
+        .map_err(DataError::sql(Side::Source, format!("split {}", t.name)))?;
     Ok(rows.into_iter().next().map(|r| r.into_iter().map(Option::unwrap_or_default).collect()))
 }

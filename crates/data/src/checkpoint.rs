@@ -21,7 +21,10 @@ pub(crate) struct Checkpoint {
 impl Checkpoint {
     /// Where this worker's next chunk starts.
     pub fn next_range(&self) -> KeyRange {
-        KeyRange { lo: self.last.clone().or_else(|| self.range.lo.clone()), hi: self.range.hi.clone() }
+        KeyRange {
+            lo: self.last.clone().or_else(|| self.range.lo.clone()),
+            hi: self.range.hi.clone(),
+        }
     }
 }
 
@@ -35,7 +38,10 @@ pub(crate) async fn ensure_table(target: &Db, t: &ResolvedTable) -> Result<(), D
     );
     if target.execute(&sql, &[]).await.is_err() {
         // Two creators can race on PostgreSQL's catalogue; the second try sees the table.
-        target.execute(&sql, &[]).await.map_err(DataError::sql(Side::Target, "create the checkpoint table"))?;
+        target
+            .execute(&sql, &[])
+            .await
+            .map_err(DataError::sql(Side::Target, "create the checkpoint table"))?;
     }
     Ok(())
 }
@@ -55,7 +61,11 @@ fn parse_key(table: &str, v: Option<String>) -> Result<Option<Key>, DataError> {
 }
 
 /// The checkpoints of a table, by worker; empty when the table was never started.
-pub(crate) async fn load(target: &Db, t: &ResolvedTable, domain: &str) -> Result<Vec<Checkpoint>, DataError> {
+pub(crate) async fn load(
+    target: &Db,
+    t: &ResolvedTable,
+    domain: &str,
+) -> Result<Vec<Checkpoint>, DataError> {
     let d = target.dialect();
     let sql = format!(
         "SELECT {w}, lo_key, hi_key, last_key, {r}, {done} FROM {} WHERE domain = {} AND table_name = {} ORDER BY worker",
@@ -74,11 +84,19 @@ pub(crate) async fn load(target: &Db, t: &ResolvedTable, domain: &str) -> Result
     rows.into_iter()
         .map(|r| {
             let mut it = r.into_iter();
-            let worker = it.next().flatten().and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad worker"))?;
+            let worker = it
+                .next()
+                .flatten()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("bad worker"))?;
             let lo = parse_key(&t.name, it.next().flatten())?;
             let hi = parse_key(&t.name, it.next().flatten())?;
             let last = parse_key(&t.name, it.next().flatten())?;
-            let rows_copied = it.next().flatten().and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad rows_copied"))?;
+            let rows_copied = it
+                .next()
+                .flatten()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("bad rows_copied"))?;
             let done = it.next().flatten().is_some_and(|s| s != "0");
             Ok(Checkpoint { worker, range: KeyRange { lo, hi }, last, rows_copied, done })
         })
@@ -86,7 +104,12 @@ pub(crate) async fn load(target: &Db, t: &ResolvedTable, domain: &str) -> Result
 }
 
 /// Insert fresh checkpoints for these worker ranges.
-pub(crate) async fn create(target: &Db, t: &ResolvedTable, domain: &str, ranges: &[KeyRange]) -> Result<Vec<Checkpoint>, DataError> {
+pub(crate) async fn create(
+    target: &Db,
+    t: &ResolvedTable,
+    domain: &str,
+    ranges: &[KeyRange],
+) -> Result<Vec<Checkpoint>, DataError> {
     let d = target.dialect();
     let sql = format!(
         "INSERT INTO {} (domain, table_name, worker, lo_key, hi_key, last_key, rows_copied, done, updated_unix) \
@@ -115,7 +138,13 @@ pub(crate) async fn create(target: &Db, t: &ResolvedTable, domain: &str, ranges:
             )
             .await
             .map_err(DataError::sql(Side::Target, "write the checkpoint"))?;
-        out.push(Checkpoint { worker: i, range: r.clone(), last: None, rows_copied: 0, done: false });
+        out.push(Checkpoint {
+            worker: i,
+            range: r.clone(),
+            last: None,
+            rows_copied: 0,
+            done: false,
+        });
     }
     Ok(out)
 }
@@ -139,7 +168,14 @@ pub(crate) fn advance_sql(target: &Db, t: &ResolvedTable) -> String {
 }
 
 /// Parameters of [`advance_sql`].
-pub(crate) fn advance_params(domain: &str, t: &ResolvedTable, worker: usize, last: &Option<Key>, rows: u64, done: bool) -> Vec<Option<String>> {
+pub(crate) fn advance_params(
+    domain: &str,
+    t: &ResolvedTable,
+    worker: usize,
+    last: &Option<Key>,
+    rows: u64,
+    done: bool,
+) -> Vec<Option<String>> {
     vec![
         key_json(last),
         Some(rows.to_string()),

@@ -36,15 +36,17 @@ impl Db {
     pub async fn connect(side: Side, url: &str, max_connections: u32) -> Result<Db, DataError> {
         let engine = Engine::of_url(url).ok_or_else(|| DataError::Url {
             side,
-            message: "not a database URL; expected postgres://…, mysql://…, mariadb://… or sqlite:…"
-                .to_owned(),
+            message:
+                "not a database URL; expected postgres://…, mysql://…, mariadb://… or sqlite:…"
+                    .to_owned(),
         })?;
         let bad = |e: sqlx::Error| DataError::Url { side, message: format!("invalid URL: {e}") };
         let doing = "connect";
         let max = max_connections.max(1);
         Ok(match engine {
             Engine::Postgres => {
-                let opts = PgConnectOptions::from_str(url).map_err(bad)?.options([("TimeZone", "UTC")]);
+                let opts =
+                    PgConnectOptions::from_str(url).map_err(bad)?.options([("TimeZone", "UTC")]);
                 let pool = PgPoolOptions::new()
                     .max_connections(max)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -68,9 +70,8 @@ impl Db {
                 Db::MySql(pool)
             }
             Engine::Sqlite => {
-                let opts = SqliteConnectOptions::from_str(url)
-                    .map_err(bad)?
-                    .busy_timeout(ACQUIRE_TIMEOUT);
+                let opts =
+                    SqliteConnectOptions::from_str(url).map_err(bad)?.busy_timeout(ACQUIRE_TIMEOUT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max)
                     .acquire_timeout(ACQUIRE_TIMEOUT)

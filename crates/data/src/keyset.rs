@@ -61,7 +61,12 @@ impl<'d> Query<'d> {
     }
 
     /// The predicate of `range` (`TRUE`-like `1=1` when unbounded), ANDed with `filter`.
-    pub fn range(&mut self, cols: &[(String, Class)], range: &KeyRange, filter: Option<&str>) -> String {
+    pub fn range(
+        &mut self,
+        cols: &[(String, Class)],
+        range: &KeyRange,
+        filter: Option<&str>,
+    ) -> String {
         let mut parts = Vec::new();
         if let Some(lo) = &range.lo {
             parts.push(self.compare(cols, lo, true));
@@ -107,16 +112,16 @@ mod tests {
     fn row_values_on_postgres() {
         let mut q = Query::new(&Postgres);
         let r = KeyRange { lo: Some(vec!["1".into(), "x".into()]), hi: None };
-        assert_eq!(
-            q.range(&cols(), &r, None),
-            "(a, b) > (CAST($1 AS bigint), CAST($2 AS text))"
-        );
+        assert_eq!(q.range(&cols(), &r, None), "(a, b) > (CAST($1 AS bigint), CAST($2 AS text))");
     }
 
     #[test]
     fn expanded_form_on_mysql() {
         let mut q = Query::new(&MySql);
-        let r = KeyRange { lo: Some(vec!["1".into(), "x".into()]), hi: Some(vec!["5".into(), "y".into()]) };
+        let r = KeyRange {
+            lo: Some(vec!["1".into(), "x".into()]),
+            hi: Some(vec!["5".into(), "y".into()]),
+        };
         let sql = q.range(&cols(), &r, Some("c > 0"));
         assert_eq!(
             sql,

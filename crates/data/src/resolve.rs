@@ -56,7 +56,10 @@ impl ResolvedTable {
     /// The target key columns as (quoted name, class).
     pub fn target_key(&self, target: &Db) -> Vec<(String, Class)> {
         let d = target.dialect();
-        self.key.iter().map(|k| (d.quote(&self.columns[k.index].target), self.columns[k.index].class)).collect()
+        self.key
+            .iter()
+            .map(|k| (d.quote(&self.columns[k.index].target), self.columns[k.index].class))
+            .collect()
     }
 
     /// The source key columns as (expression, class).
@@ -86,7 +89,9 @@ pub async fn resolve_tables(
 }
 
 fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
-    cols.iter().find(|c| c.name == name).or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+    cols.iter()
+        .find(|c| c.name == name)
+        .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
 }
 
 fn resolve(
@@ -105,14 +110,12 @@ fn resolve(
     }
     let sd = source.dialect();
     let src_col = |name: &str| {
-        find(src_cols, name).ok_or_else(|| {
-            err(format!("source column {name:?} not found in {}", m.source))
-        })
+        find(src_cols, name)
+            .ok_or_else(|| err(format!("source column {name:?} not found in {}", m.source)))
     };
     let tgt_col = |name: &str| {
-        find(tgt_cols, name).ok_or_else(|| {
-            err(format!("target column {name:?} not found in {}", m.target))
-        })
+        find(tgt_cols, name)
+            .ok_or_else(|| err(format!("target column {name:?} not found in {}", m.target)))
     };
     let mut cols: Vec<ResolvedColumn> = Vec::new();
     let mut used_sources: Vec<String> = Vec::new();
@@ -127,14 +130,26 @@ fn resolve(
             ColumnValue::Const(k) => sd.constant(k),
             ColumnValue::Sql(d) => d
                 .for_engine(source.engine())
-                .ok_or_else(|| err(format!("column {:?} has no sql for {}", c.target, source.engine().as_str())))?
+                .ok_or_else(|| {
+                    err(format!(
+                        "column {:?} has no sql for {}",
+                        c.target,
+                        source.engine().as_str()
+                    ))
+                })?
                 .to_owned(),
         };
-        cols.push(ResolvedColumn { target: t.name.clone(), source_expr: format!("({expr})"), class: t.class });
+        cols.push(ResolvedColumn {
+            target: t.name.clone(),
+            source_expr: format!("({expr})"),
+            class: t.class,
+        });
     }
     if m.copy_unlisted {
         for s in src_cols {
-            if used_sources.contains(&s.name) || m.exclude.iter().any(|e| e.eq_ignore_ascii_case(&s.name)) {
+            if used_sources.contains(&s.name)
+                || m.exclude.iter().any(|e| e.eq_ignore_ascii_case(&s.name))
+            {
                 continue;
             }
             let name = m.rename_all.apply(&s.name);
@@ -144,7 +159,11 @@ fn resolve(
             let t = tgt_col(&name).map_err(|_| {
                 err(format!("source column {:?} becomes {name:?}, which {} does not have; map it under columns or list it in exclude", s.name, m.target))
             })?;
-            cols.push(ResolvedColumn { target: t.name.clone(), source_expr: sd.quote(&s.name), class: t.class });
+            cols.push(ResolvedColumn {
+                target: t.name.clone(),
+                source_expr: sd.quote(&s.name),
+                class: t.class,
+            });
         }
     }
     cols.sort_by(|a, b| a.target.cmp(&b.target));
@@ -165,14 +184,18 @@ fn resolve(
         Some(v) => {
             let s = src_col(v)?;
             let quoted = sd.quote(&s.name);
-            let by_plain = m.plain_target_of(v).and_then(|t| cols.iter().position(|c| c.target.eq_ignore_ascii_case(&t)));
+            let by_plain = m
+                .plain_target_of(v)
+                .and_then(|t| cols.iter().position(|c| c.target.eq_ignore_ascii_case(&t)));
             let by_explicit = m.columns.iter().find_map(|c| match &c.value {
                 ColumnValue::Column { from, .. } if from.eq_ignore_ascii_case(v) => {
                     cols.iter().position(|rc| rc.target == c.target)
                 }
                 _ => None,
             });
-            let i = by_plain.or(by_explicit).ok_or_else(|| err(format!("version column {v:?} is not copied")))?;
+            let i = by_plain
+                .or(by_explicit)
+                .ok_or_else(|| err(format!("version column {v:?} is not copied")))?;
             let _ = quoted;
             Some(i)
         }

@@ -94,8 +94,16 @@ pub(crate) async fn write_chunk(
 }
 
 /// Run only the checkpoint update (a worker that found no more rows).
-pub(crate) async fn checkpoint_only(target: &Db, sql: &str, params: &[Option<String>]) -> Result<(), DataError> {
-    target.execute(sql, params).await.map(drop).map_err(DataError::sql(Side::Target, "advance the checkpoint"))
+pub(crate) async fn checkpoint_only(
+    target: &Db,
+    sql: &str,
+    params: &[Option<String>],
+) -> Result<(), DataError> {
+    target
+        .execute(sql, params)
+        .await
+        .map(drop)
+        .map_err(DataError::sql(Side::Target, "advance the checkpoint"))
 }
 
 fn batch_rows(t: &ResolvedTable) -> usize {
@@ -157,8 +165,10 @@ fn pg_upsert(target: &Db, t: &ResolvedTable, stage: &str, cols: &str) -> String 
     let action = if rest.is_empty() {
         "DO NOTHING".to_owned()
     } else {
-        let sets: Vec<String> =
-            rest.iter().map(|&i| format!("{0} = EXCLUDED.{0}", d.quote(&t.columns[i].target))).collect();
+        let sets: Vec<String> = rest
+            .iter()
+            .map(|&i| format!("{0} = EXCLUDED.{0}", d.quote(&t.columns[i].target)))
+            .collect();
         let cond = t
             .version
             .map(|v| {
@@ -168,11 +178,18 @@ fn pg_upsert(target: &Db, t: &ResolvedTable, stage: &str, cols: &str) -> String 
             .unwrap_or_default();
         format!("DO UPDATE SET {}{cond}", sets.join(", "))
     };
-    format!("INSERT INTO {} AS ficus_t ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({keys}) {action}", t.target_table)
+    format!(
+        "INSERT INTO {} AS ficus_t ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({keys}) {action}",
+        t.target_table
+    )
 }
 
 /// A multi-row upsert with one placeholder per value (MariaDB/MySQL and SQLite).
-fn values_upsert(target: &Db, t: &ResolvedTable, rows: &[TextRow]) -> (String, Vec<Option<String>>) {
+fn values_upsert(
+    target: &Db,
+    t: &ResolvedTable,
+    rows: &[TextRow],
+) -> (String, Vec<Option<String>>) {
     let d = target.dialect();
     let cols = column_list(target, t);
     let mut params = Vec::with_capacity(rows.len() * t.columns.len());
@@ -192,14 +209,17 @@ fn values_upsert(target: &Db, t: &ResolvedTable, rows: &[TextRow]) -> (String, V
             let ver = t.version.map(|v| d.quote(&t.columns[v].target));
             // The version column is assigned last: MySQL evaluates assignments left to right,
             // so every condition still sees the old version.
-            let mut order: Vec<usize> = rest.iter().copied().filter(|i| Some(*i) != t.version).collect();
+            let mut order: Vec<usize> =
+                rest.iter().copied().filter(|i| Some(*i) != t.version).collect();
             order.extend(t.version);
             let sets: Vec<String> = order
                 .iter()
                 .map(|&i| {
                     let c = d.quote(&t.columns[i].target);
                     match &ver {
-                        Some(v) => format!("{c} = IF({v} IS NULL OR {v} <= VALUES({v}), VALUES({c}), {c})"),
+                        Some(v) => {
+                            format!("{c} = IF({v} IS NULL OR {v} <= VALUES({v}), VALUES({c}), {c})")
+                        }
                         None => format!("{c} = VALUES({c})"),
                     }
                 })
@@ -216,8 +236,10 @@ fn values_upsert(target: &Db, t: &ResolvedTable, rows: &[TextRow]) -> (String, V
             if rest.is_empty() {
                 sql.push_str(&format!(" ON CONFLICT ({keys}) DO NOTHING"));
             } else {
-                let sets: Vec<String> =
-                    rest.iter().map(|&i| format!("{0} = excluded.{0}", d.quote(&t.columns[i].target))).collect();
+                let sets: Vec<String> = rest
+                    .iter()
+                    .map(|&i| format!("{0} = excluded.{0}", d.quote(&t.columns[i].target)))
+                    .collect();
                 let cond = t
                     .version
                     .map(|v| {
@@ -226,7 +248,10 @@ fn values_upsert(target: &Db, t: &ResolvedTable, rows: &[TextRow]) -> (String, V
                         format!(" WHERE {v} IS NULL OR {v} <= excluded.{v}")
                     })
                     .unwrap_or_default();
-                sql.push_str(&format!(" ON CONFLICT ({keys}) DO UPDATE SET {}{cond}", sets.join(", ")));
+                sql.push_str(&format!(
+                    " ON CONFLICT ({keys}) DO UPDATE SET {}{cond}",
+                    sets.join(", ")
+                ));
             }
         }
     }

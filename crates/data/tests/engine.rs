@@ -7,7 +7,9 @@
 mod util;
 
 use ficus_data::verify::DiffKind;
-use ficus_data::{BackfillOptions, Db, Side, Progress, VerifyOptions, backfill, resolve_tables, verify};
+use ficus_data::{
+    BackfillOptions, Db, Progress, Side, VerifyOptions, backfill, resolve_tables, verify,
+};
 use ficus_model::Plan;
 use ficus_model::mapping::DataConfig;
 use std::collections::BTreeMap;
@@ -26,7 +28,12 @@ fn data_config(data: &str) -> DataConfig {
 }
 
 fn quick_verify() -> VerifyOptions {
-    VerifyOptions { chunk_rows: 500, recheck_delay: Duration::from_millis(50), leaf_rows: 64, ..VerifyOptions::default() }
+    VerifyOptions {
+        chunk_rows: 500,
+        recheck_delay: Duration::from_millis(50),
+        leaf_rows: 64,
+        ..VerifyOptions::default()
+    }
 }
 
 fn chinook_plan(schema: &str) -> String {
@@ -60,7 +67,8 @@ fn chinook_plan(schema: &str) -> String {
         }
     }
     // The data section's keys live under [domains.d.data]; tables under it.
-    s.replace("[[tables]]", "[[domains.d.data.tables]]").replace("[tables.columns]", "[domains.d.data.tables.columns]")
+    s.replace("[[tables]]", "[[domains.d.data.tables]]")
+        .replace("[tables.columns]", "[domains.d.data.tables.columns]")
 }
 
 #[tokio::test]
@@ -73,19 +81,41 @@ async fn chinook_mariadb_to_postgres_renamed_schema_verifies_equal() {
     let cfg = data_config(&chinook_plan(&pg.name));
     assert_eq!(cfg.tables.len(), 11);
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions { domain: "d".into(), chunk_rows: 700, rate_rows_per_second: None, workers: 3, dry_run: false };
+    let opts = BackfillOptions {
+        domain: "d".into(),
+        chunk_rows: 700,
+        rate_rows_per_second: None,
+        workers: 3,
+        dry_run: false,
+    };
 
-    let dry = backfill(&my.db, &pg.db, &tables, &BackfillOptions { dry_run: true, ..opts.clone() }, &Progress::default()).await.unwrap();
+    let dry = backfill(
+        &my.db,
+        &pg.db,
+        &tables,
+        &BackfillOptions { dry_run: true, ..opts.clone() },
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
     let total: u64 = dry.tables.iter().map(|t| t.rows_left_at_start).sum();
     assert_eq!(total, 15_607, "Chinook 1.4.5 has 15,607 rows");
-    assert_eq!(scalar(&pg.db, &format!("SELECT CAST(COUNT(*) AS text) FROM {}.invoice_lines", pg.name)).await.as_deref(), Some("0"));
+    assert_eq!(
+        scalar(&pg.db, &format!("SELECT CAST(COUNT(*) AS text) FROM {}.invoice_lines", pg.name))
+            .await
+            .as_deref(),
+        Some("0")
+    );
 
     let report = backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let copied: u64 = report.tables.iter().map(|t| t.rows_copied).sum();
     assert_eq!(copied, 15_607);
 
     // Transforms landed: money as cents, timestamps as UTC.
-    let inv = format!("SELECT CAST(total_cents AS text) || ' ' || to_char(invoiced_at, 'YYYY-MM-DD HH24:MI') FROM {}.invoices WHERE invoice_id = 1", pg.name);
+    let inv = format!(
+        "SELECT CAST(total_cents AS text) || ' ' || to_char(invoiced_at, 'YYYY-MM-DD HH24:MI') FROM {}.invoices WHERE invoice_id = 1",
+        pg.name
+    );
     assert_eq!(scalar(&pg.db, &inv).await.as_deref(), Some("198 2021-01-01 00:00"));
     let composite = format!("SELECT CAST(COUNT(*) AS text) FROM {}.playlist_tracks", pg.name);
     assert_eq!(scalar(&pg.db, &composite).await.as_deref(), Some("8715"));
@@ -101,7 +131,11 @@ async fn chinook_mariadb_to_postgres_renamed_schema_verifies_equal() {
     assert_eq!(again.tables.iter().map(|t| t.rows_copied_total).sum::<u64>(), 15_607);
 
     // One changed cent is found, named by key and column.
-    pg.exec(&format!("UPDATE {}.invoices SET total_cents = total_cents + 1 WHERE invoice_id = 7", pg.name)).await;
+    pg.exec(&format!(
+        "UPDATE {}.invoices SET total_cents = total_cents + 1 WHERE invoice_id = 7",
+        pg.name
+    ))
+    .await;
     let v = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
     assert_eq!(v.difference_count(), 1, "{}", v.to_text());
     let d = &v.tables.iter().find(|t| t.table.ends_with(".invoices")).unwrap().differences[0];
@@ -135,7 +169,11 @@ async fn items_source(my: &MyDatabase, rows: u32) {
                 6 => format!("'tab\\tnew\\nline \\\\ {id}'"),
                 _ => format!("'name {id} é'"),
             };
-            let amount = if id % 7 == 0 { "NULL".to_owned() } else { format!("{}.{:04}", id * 3, id % 10_000) };
+            let amount = if id % 7 == 0 {
+                "NULL".to_owned()
+            } else {
+                format!("{}.{:04}", id * 3, id % 10_000)
+            };
             values.push(format!(
                 "('{region}', {id}, {name}, 'note {id}', {amount}, \
                  TIMESTAMP'2024-03-01 12:00:00' + INTERVAL {id} SECOND + INTERVAL {} MICROSECOND, \
@@ -145,7 +183,10 @@ async fn items_source(my: &MyDatabase, rows: u32) {
         }
     }
     for batch in values.chunks(500) {
-        my.db.execute(&format!("INSERT INTO items VALUES {}", batch.join(", ")), &[]).await.unwrap();
+        my.db
+            .execute(&format!("INSERT INTO items VALUES {}", batch.join(", ")), &[])
+            .await
+            .unwrap();
     }
 }
 
@@ -168,16 +209,29 @@ async fn verify_finds_exactly_100_planted_differences() {
     pg.exec(ITEMS_TARGET).await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions { domain: "d".into(), chunk_rows: 300, rate_rows_per_second: None, workers: 2, dry_run: false };
+    let opts = BackfillOptions {
+        domain: "d".into(),
+        chunk_rows: 300,
+        rate_rows_per_second: None,
+        workers: 2,
+        dry_run: false,
+    };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
-    assert!(clean.is_equal(), "emoji, tabs, NULL/empty, decimals and timestamps copy equal:\n{}", clean.to_text());
+    assert!(
+        clean.is_equal(),
+        "emoji, tabs, NULL/empty, decimals and timestamps copy equal:\n{}",
+        clean.to_text()
+    );
 
     let s = &pg.name;
     let mut expected: BTreeMap<(String, i64), (DiffKind, Vec<&str>)> = BTreeMap::new();
     let mut plant = |region: &str, ids: Vec<i64>, kind: DiffKind, cols: Vec<&'static str>| {
         for id in ids {
-            assert!(expected.insert((region.to_owned(), id), (kind, cols.clone())).is_none(), "planted twice: {id}");
+            assert!(
+                expected.insert((region.to_owned(), id), (kind, cols.clone())).is_none(),
+                "planted twice: {id}"
+            );
         }
     };
     // 20 missing, 20 extra, 15 changed values, 15 NULL vs '', 15 emoji, 15 decimal scale.
@@ -190,16 +244,37 @@ async fn verify_finds_exactly_100_planted_differences() {
     let scale: Vec<i64> = (701..730).filter(|i| i % 7 != 0).take(15).collect();
     assert_eq!(scale.len(), 15);
     let list = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    pg.exec(&format!("DELETE FROM {s}.items WHERE region = 'eu' AND id IN ({})", list(&missing))).await;
+    pg.exec(&format!("DELETE FROM {s}.items WHERE region = 'eu' AND id IN ({})", list(&missing)))
+        .await;
     pg.exec(&format!(
         "INSERT INTO {s}.items SELECT 'us', g, 'ghost', NULL, 1.5, NULL, now() FROM generate_series(5001, 5020) g"
     ))
     .await;
-    pg.exec(&format!("UPDATE {s}.items SET note = 'changed' WHERE region = 'us' AND id IN ({})", list(&changed))).await;
-    pg.exec(&format!("UPDATE {s}.items SET name = '' WHERE region = 'eu' AND id IN ({})", list(&null_to_empty))).await;
-    pg.exec(&format!("UPDATE {s}.items SET name = NULL WHERE region = 'eu' AND id IN ({})", list(&empty_to_null))).await;
-    pg.exec(&format!("UPDATE {s}.items SET name = replace(name, '😀', '😃') WHERE region = 'us' AND id IN ({})", list(&emoji))).await;
-    pg.exec(&format!("UPDATE {s}.items SET amount = amount + 0.0001 WHERE region = 'eu' AND id IN ({})", list(&scale))).await;
+    pg.exec(&format!(
+        "UPDATE {s}.items SET note = 'changed' WHERE region = 'us' AND id IN ({})",
+        list(&changed)
+    ))
+    .await;
+    pg.exec(&format!(
+        "UPDATE {s}.items SET name = '' WHERE region = 'eu' AND id IN ({})",
+        list(&null_to_empty)
+    ))
+    .await;
+    pg.exec(&format!(
+        "UPDATE {s}.items SET name = NULL WHERE region = 'eu' AND id IN ({})",
+        list(&empty_to_null)
+    ))
+    .await;
+    pg.exec(&format!(
+        "UPDATE {s}.items SET name = replace(name, '😀', '😃') WHERE region = 'us' AND id IN ({})",
+        list(&emoji)
+    ))
+    .await;
+    pg.exec(&format!(
+        "UPDATE {s}.items SET amount = amount + 0.0001 WHERE region = 'eu' AND id IN ({})",
+        list(&scale)
+    ))
+    .await;
     // Not differences: the same decimal at another scale, the same instant at another offset.
     pg.exec(&format!("UPDATE {s}.items SET amount = CAST(amount AS numeric(20,8)) WHERE region = 'us' AND id BETWEEN 900 AND 950")).await;
     pg.exec(&format!("UPDATE {s}.items SET created = created AT TIME ZONE 'UTC' AT TIME ZONE 'UTC' WHERE region = 'us' AND id BETWEEN 960 AND 990")).await;
@@ -224,7 +299,10 @@ async fn verify_finds_exactly_100_planted_differences() {
     assert_eq!(found, expected, "{}", report.to_text());
     // NULL and '' are told apart in the report, and 4-byte characters survive.
     let ne = t.differences.iter().find(|d| d.key == ["eu", "303"]).unwrap();
-    assert_eq!((ne.columns[0].source.clone(), ne.columns[0].target.clone()), (None, Some(String::new())));
+    assert_eq!(
+        (ne.columns[0].source.clone(), ne.columns[0].target.clone()),
+        (None, Some(String::new()))
+    );
     let em = t.differences.iter().find(|d| d.key == ["us", "505"]).unwrap();
     assert_eq!(em.columns[0].target.as_deref(), Some("x😃y 505"));
     let json = serde_json::to_value(&report).unwrap();
@@ -242,14 +320,24 @@ async fn aborted_backfills_resume_to_an_exactly_equal_copy() {
     pg.exec(ITEMS_TARGET).await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions { domain: "d".into(), chunk_rows: 50, rate_rows_per_second: Some(20_000), workers: 2, dry_run: false };
+    let opts = BackfillOptions {
+        domain: "d".into(),
+        chunk_rows: 50,
+        rate_rows_per_second: Some(20_000),
+        workers: 2,
+        dry_run: false,
+    };
     for i in 0..12u64 {
         // Abort the run at a different point each time (drops the future mid-chunk), with its
         // own connections, which close like a crashed process's: the server rolls back.
         let source = Db::connect(Side::Source, &my.url, 4).await.unwrap();
         let target = Db::connect(Side::Target, &pg.url, 4).await.unwrap();
         let cut = Duration::from_millis(5 + (i * 37) % 60);
-        let _ = tokio::time::timeout(cut, backfill(&source, &target, &tables, &opts, &Progress::default())).await;
+        let _ = tokio::time::timeout(
+            cut,
+            backfill(&source, &target, &tables, &opts, &Progress::default()),
+        )
+        .await;
         drop((source, target));
     }
     let last = backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
@@ -276,7 +364,13 @@ async fn a_newer_target_row_is_never_overwritten() {
     .await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions { domain: "d".into(), chunk_rows: 7, rate_rows_per_second: None, workers: 1, dry_run: false };
+    let opts = BackfillOptions {
+        domain: "d".into(),
+        chunk_rows: 7,
+        rate_rows_per_second: None,
+        workers: 1,
+        dry_run: false,
+    };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let live = format!("SELECT name FROM {}.items WHERE region = 'eu' AND id = 1", pg.name);
     assert_eq!(scalar(&pg.db, &live).await.as_deref(), Some("live"));

@@ -60,7 +60,10 @@ fn data_config(plan_path: &std::path::Path, domain: &str) -> Result<DataConfig, 
         .domain(domain)
         .ok_or_else(|| CliError::new(Exit::Refused, anyhow!("no domain {domain:?} in the plan")))?;
     d.data.clone().ok_or_else(|| {
-        CliError::new(Exit::InvalidPlan, anyhow!("domain {domain:?} has no [domains.{domain}.data] section"))
+        CliError::new(
+            Exit::InvalidPlan,
+            anyhow!("domain {domain:?} has no [domains.{domain}.data] section"),
+        )
     })
 }
 
@@ -75,8 +78,12 @@ fn url(u: &DbUrl, side: Side) -> Result<String, CliError> {
 }
 
 async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
-    let source = Db::connect(Side::Source, &url(&cfg.source, Side::Source)?, pool).await.context("connect")?;
-    let target = Db::connect(Side::Target, &url(&cfg.target, Side::Target)?, pool).await.context("connect")?;
+    let source = Db::connect(Side::Source, &url(&cfg.source, Side::Source)?, pool)
+        .await
+        .context("connect")?;
+    let target = Db::connect(Side::Target, &url(&cfg.target, Side::Target)?, pool)
+        .await
+        .context("connect")?;
     Ok((source, target))
 }
 
@@ -89,7 +96,9 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
     let cfg = data_config(&args.plan, &args.domain)?;
     let workers = args.workers.unwrap_or(cfg.workers).clamp(1, 64);
     let (source, target) = connect(&cfg, workers as u32 + 2).await?;
-    let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables).await.context("resolve the table mappings")?;
+    let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables)
+        .await
+        .context("resolve the table mappings")?;
     let opts = BackfillOptions {
         domain: args.domain.clone(),
         chunk_rows: args.chunk_rows.unwrap_or(cfg.chunk_rows).max(1),
@@ -121,7 +130,10 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
     }
     for t in &report.tables {
         if report.dry_run {
-            println!("{}: {} row(s) to copy (dry run, nothing written)", t.table, t.rows_left_at_start);
+            println!(
+                "{}: {} row(s) to copy (dry run, nothing written)",
+                t.table, t.rows_left_at_start
+            );
         } else {
             println!(
                 "{}: {} row(s) copied in {} chunk(s){}; {} in total",
@@ -134,13 +146,20 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
         }
     }
     let rows: u64 = report.tables.iter().map(|t| t.rows_copied).sum();
-    println!("{rows} row(s) in {:.2}s ({:.0} rows/s)", report.seconds, rows as f64 / report.seconds.max(1e-9));
+    println!(
+        "{rows} row(s) in {:.2}s ({:.0} rows/s)",
+        report.seconds,
+        rows as f64 / report.seconds.max(1e-9)
+    );
     Ok(())
 }
 
 fn unreachable_progress() -> Result<ficus_data::BackfillReport, ficus_data::DataError> {
     // `show_progress` loops forever; select! needs every branch typed.
-    Err(ficus_data::DataError::Checkpoint { table: String::new(), message: "progress display ended".into() })
+    Err(ficus_data::DataError::Checkpoint {
+        table: String::new(),
+        message: "progress display ended".into(),
+    })
 }
 
 /// A one-line progress display on stderr, refreshed every second: rows, rows/s, ETA.
@@ -152,7 +171,11 @@ async fn show_progress(p: &Progress) {
         let total = p.rows_total.load(Ordering::Relaxed);
         let secs = start.elapsed().as_secs_f64();
         let rate = done as f64 / secs.max(1e-9);
-        let eta = if rate > 0.0 { format!("{:.0}s", total.saturating_sub(done) as f64 / rate) } else { "?".into() };
+        let eta = if rate > 0.0 {
+            format!("{:.0}s", total.saturating_sub(done) as f64 / rate)
+        } else {
+            "?".into()
+        };
         let table = p.table.lock().map(|t| t.clone()).unwrap_or_default();
         eprint!("\r{table}: {done}/{total} rows, {rate:.0} rows/s, ETA {eta}    ");
     }
@@ -161,7 +184,9 @@ async fn show_progress(p: &Progress) {
 pub async fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     let cfg = data_config(&args.plan, &args.domain)?;
     let (source, target) = connect(&cfg, 6).await?;
-    let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables).await.context("resolve the table mappings")?;
+    let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables)
+        .await
+        .context("resolve the table mappings")?;
     let opts = VerifyOptions {
         chunk_rows: args.chunk_rows.unwrap_or(cfg.verify_chunk_rows).max(1),
         recheck_delay: args.recheck_delay.unwrap_or(cfg.recheck_delay),
@@ -178,6 +203,9 @@ pub async fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     if report.is_equal() {
         Ok(())
     } else {
-        Err(CliError::new(Exit::Refused, anyhow!("{} difference(s) found", report.difference_count())))
+        Err(CliError::new(
+            Exit::Refused,
+            anyhow!("{} difference(s) found", report.difference_count()),
+        ))
     }
 }

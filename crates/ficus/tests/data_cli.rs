@@ -33,12 +33,16 @@ fn with_database(url: &str, db: &str) -> String {
 
 async fn pg() -> sqlx::PgConnection {
     let url = pg_url();
-    sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("PostgreSQL unreachable at {url} (set {PG_VAR}): {e}"))
+    sqlx::PgConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL unreachable at {url} (set {PG_VAR}): {e}"))
 }
 
 async fn my() -> sqlx::MySqlConnection {
     let url = mysql_url();
-    sqlx::MySqlConnection::connect(&url).await.unwrap_or_else(|e| panic!("MariaDB unreachable at {url} (set {MY_VAR}): {e}"))
+    sqlx::MySqlConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB unreachable at {url} (set {MY_VAR}): {e}"))
 }
 
 async fn exec<C>(conn: &mut C, sql: String)
@@ -99,7 +103,10 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
     let target_url = pg_url();
     let run = |extra: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ficus"));
-        c.args(["backfill", "orders", "-c"]).arg(&plan).args(extra).env("FICUS_KILL_TEST_TARGET", &target_url);
+        c.args(["backfill", "orders", "-c"])
+            .arg(&plan)
+            .args(extra)
+            .env("FICUS_KILL_TEST_TARGET", &target_url);
         c
     };
 
@@ -112,7 +119,8 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
     let mut seen = Vec::new();
     let mut rng = rand::rng();
     while kills < 12 {
-        let mut child = run(&["--rate", "1500"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            run(&["--rate", "1500"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         tokio::time::sleep(Duration::from_millis(rng.random_range(150..900))).await;
         if child.try_wait().unwrap().is_some() {
             let out = child.wait_with_output().unwrap();
@@ -122,7 +130,8 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(count.clone())).fetch_one(&mut p).await.unwrap();
+        let n: i64 =
+            sqlx::query_scalar(AssertSqlSafe(count.clone())).fetch_one(&mut p).await.unwrap();
         seen.push(n);
     }
     assert!(kills >= 10, "only {kills} kills landed mid-run (rows after each: {seen:?})");
@@ -143,11 +152,20 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
 
     let verify = |args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ficus"));
-        c.args(["verify", "orders", "-c"]).arg(&plan).args(args).env("FICUS_KILL_TEST_TARGET", &target_url);
+        c.args(["verify", "orders", "-c"])
+            .arg(&plan)
+            .args(args)
+            .env("FICUS_KILL_TEST_TARGET", &target_url);
         c.output().unwrap()
     };
     let out = verify(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A difference: exit 3 and a JSON report naming the row and column.
     exec(&mut p, format!("UPDATE {name}.orders SET customer_name = NULL WHERE id = 10")).await;
@@ -161,7 +179,12 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
 
     // An unknown domain is refused (3); a missing URL variable is an error (1).
     assert_eq!(ficus(&plan, &["verify", "nope"]).status.code(), Some(3));
-    let out = Command::new(env!("CARGO_BIN_EXE_ficus")).args(["verify", "orders", "-c"]).arg(&plan).env_remove("FICUS_KILL_TEST_TARGET").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ficus"))
+        .args(["verify", "orders", "-c"])
+        .arg(&plan)
+        .env_remove("FICUS_KILL_TEST_TARGET")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("FICUS_KILL_TEST_TARGET"));
 

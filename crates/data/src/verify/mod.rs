@@ -50,7 +50,12 @@ impl Default for VerifyOptions {
 ///
 /// # Errors
 /// The first [`DataError`] of either database.
-pub async fn verify(source: &Db, target: &Db, tables: &[ResolvedTable], opts: &VerifyOptions) -> Result<VerifyReport, DataError> {
+pub async fn verify(
+    source: &Db,
+    target: &Db,
+    tables: &[ResolvedTable],
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, DataError> {
     let start = Instant::now();
     let mut out = Vec::with_capacity(tables.len());
     for t in tables {
@@ -59,7 +64,12 @@ pub async fn verify(source: &Db, target: &Db, tables: &[ResolvedTable], opts: &V
     Ok(VerifyReport { tables: out, seconds: start.elapsed().as_secs_f64() })
 }
 
-async fn table(src: View<'_>, tgt: View<'_>, t: &ResolvedTable, opts: &VerifyOptions) -> Result<TableVerify, DataError> {
+async fn table(
+    src: View<'_>,
+    tgt: View<'_>,
+    t: &ResolvedTable,
+    opts: &VerifyOptions,
+) -> Result<TableVerify, DataError> {
     // Chunk boundaries: every `chunk_rows`-th source key; the last chunk is open-ended so it
     // also holds target rows past the source's last key.
     let mut chunks = Vec::new();
@@ -99,7 +109,8 @@ async fn table(src: View<'_>, tgt: View<'_>, t: &ResolvedTable, opts: &VerifyOpt
         }
     }
     let found = suspects.len();
-    let confirmed = if suspects.is_empty() { suspects } else { recheck(&src, &tgt, t, suspects, opts).await? };
+    let confirmed =
+        if suspects.is_empty() { suspects } else { recheck(&src, &tgt, t, suspects, opts).await? };
     Ok(TableVerify {
         table: t.name.clone(),
         source_rows,
@@ -112,7 +123,13 @@ async fn table(src: View<'_>, tgt: View<'_>, t: &ResolvedTable, opts: &VerifyOpt
 }
 
 /// The differing rows of a range known to differ, holding `counts` rows (source, target).
-async fn bisect(src: &View<'_>, tgt: &View<'_>, range: KeyRange, counts: (u64, u64), opts: &VerifyOptions) -> Result<Vec<RowDiff>, DataError> {
+async fn bisect(
+    src: &View<'_>,
+    tgt: &View<'_>,
+    range: KeyRange,
+    counts: (u64, u64),
+    opts: &VerifyOptions,
+) -> Result<Vec<RowDiff>, DataError> {
     let mut work = vec![(range, counts)];
     let mut out = Vec::new();
     while let Some((range, (ns, nt))) = work.pop() {
@@ -160,8 +177,15 @@ fn compare(src: &View<'_>, tgt: &View<'_>, a: Vec<CanonRow>, b: Vec<CanonRow>) -
     compare_with(src, tgt, a, b, &[])
 }
 
-fn compare_with(src: &View<'_>, tgt: &View<'_>, a: Vec<CanonRow>, b: Vec<CanonRow>, names: &[String]) -> Vec<RowDiff> {
-    let mut left: BTreeMap<Vec<Option<String>>, CanonRow> = a.into_iter().map(|r| (src.canon_key(&r), r)).collect();
+fn compare_with(
+    src: &View<'_>,
+    tgt: &View<'_>,
+    a: Vec<CanonRow>,
+    b: Vec<CanonRow>,
+    names: &[String],
+) -> Vec<RowDiff> {
+    let mut left: BTreeMap<Vec<Option<String>>, CanonRow> =
+        a.into_iter().map(|r| (src.canon_key(&r), r)).collect();
     let mut out = Vec::new();
     for r in b {
         let k = tgt.canon_key(&r);
@@ -185,13 +209,23 @@ fn compare_with(src: &View<'_>, tgt: &View<'_>, a: Vec<CanonRow>, b: Vec<CanonRo
             Some(_) => {}
         }
     }
-    out.extend(left.into_values().map(|s| RowDiff { kind: DiffKind::Missing, key: s.key, columns: Vec::new() }));
+    out.extend(left.into_values().map(|s| RowDiff {
+        kind: DiffKind::Missing,
+        key: s.key,
+        columns: Vec::new(),
+    }));
     out
 }
 
 /// Wait, read the suspect rows again on both sides and keep those still differing (in key
 /// order, with column names).
-async fn recheck(src: &View<'_>, tgt: &View<'_>, t: &ResolvedTable, suspects: Vec<RowDiff>, opts: &VerifyOptions) -> Result<Vec<RowDiff>, DataError> {
+async fn recheck(
+    src: &View<'_>,
+    tgt: &View<'_>,
+    t: &ResolvedTable,
+    suspects: Vec<RowDiff>,
+    opts: &VerifyOptions,
+) -> Result<Vec<RowDiff>, DataError> {
     tokio::time::sleep(opts.recheck_delay).await;
     let keys: Vec<Vec<String>> = suspects.into_iter().map(|s| s.key).collect();
     let (a, b) = tokio::try_join!(src.rows_by_key(&keys), tgt.rows_by_key(&keys))?;

@@ -27,19 +27,38 @@ impl VerifyReport {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         for t in &self.tables {
-            let verdict = if t.differences.is_empty() { "equal".to_owned() } else { format!("{} difference(s)", t.differences.len()) };
+            let verdict = if t.differences.is_empty() {
+                "equal".to_owned()
+            } else {
+                format!("{} difference(s)", t.differences.len())
+            };
             let _ = writeln!(
                 s,
                 "{}: {verdict} — source {} rows, target {} rows, {} chunk(s), {} differing; {} suspect row(s) cleared on re-check",
-                t.table, t.source_rows, t.target_rows, t.chunks, t.chunks_differing, t.cleared_on_recheck
+                t.table,
+                t.source_rows,
+                t.target_rows,
+                t.chunks,
+                t.chunks_differing,
+                t.cleared_on_recheck
             );
             for d in &t.differences {
                 let key = d.key.join(", ");
                 match d.kind {
-                    DiffKind::Missing => { let _ = writeln!(s, "  missing  [{key}] (in source, not in target)"); }
-                    DiffKind::Extra => { let _ = writeln!(s, "  extra    [{key}] (in target, not in source)"); }
+                    DiffKind::Missing => {
+                        let _ = writeln!(s, "  missing  [{key}] (in source, not in target)");
+                    }
+                    DiffKind::Extra => {
+                        let _ = writeln!(s, "  extra    [{key}] (in target, not in source)");
+                    }
                     DiffKind::Different => {
-                        let cols: Vec<String> = d.columns.iter().map(|c| format!("{}: {} → {}", c.column, show(&c.source), show(&c.target))).collect();
+                        let cols: Vec<String> = d
+                            .columns
+                            .iter()
+                            .map(|c| {
+                                format!("{}: {} → {}", c.column, show(&c.source), show(&c.target))
+                            })
+                            .collect();
                         let _ = writeln!(s, "  changed  [{key}] {}", cols.join("; "));
                     }
                 }

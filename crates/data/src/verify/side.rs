@@ -80,14 +80,17 @@ impl<'a> View<'a> {
         let pred = q.range(&self.key, range, self.filter.as_deref());
         let row = canon_row(d, &self.cols);
         if let Some(sum) = d.hash_sum(&row) {
-            let sql = format!("SELECT {}, {sum} FROM {} WHERE {pred}", d.to_text("COUNT(*)"), self.table);
-            let rows = self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
+            let sql =
+                format!("SELECT {}, {sum} FROM {} WHERE {pred}", d.to_text("COUNT(*)"), self.table);
+            let rows =
+                self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
             let mut it = rows.into_iter().next().unwrap_or_default().into_iter();
             let count = it.next().flatten().and_then(|c| c.parse().ok()).unwrap_or(0);
             return Ok(Checksum { count, sum: it.next().flatten() });
         }
         let sql = format!("SELECT {row} FROM {} WHERE {pred}", self.table);
-        let rows = self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
+        let rows =
+            self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
         let mut sum: u128 = 0;
         for r in &rows {
             sum += u128::from(row_hash(r.first().cloned().flatten().as_deref().unwrap_or("")));
@@ -114,7 +117,11 @@ impl<'a> View<'a> {
             let ors: Vec<String> = batch.iter().map(|k| q.equals(&self.key, k)).collect();
             let filter = self.filter.as_deref().map(|f| format!(" AND ({f})")).unwrap_or_default();
             let sql = format!("{} WHERE ({}){filter}", self.select_rows(), ors.join(" OR "));
-            let rows = self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("re-read suspect rows"))?;
+            let rows = self
+                .db
+                .fetch_texts(&sql, &q.params)
+                .await
+                .map_err(self.err("re-read suspect rows"))?;
             out.extend(self.split_rows(rows));
         }
         Ok(out)
@@ -122,8 +129,11 @@ impl<'a> View<'a> {
 
     fn select_rows(&self) -> String {
         let d = self.db.dialect();
-        let mut select: Vec<String> =
-            self.key_idx.iter().map(|&i| d.transfer(self.cols[i].0, &self.key[self.key_pos(i)].0)).collect();
+        let mut select: Vec<String> = self
+            .key_idx
+            .iter()
+            .map(|&i| d.transfer(self.cols[i].0, &self.key[self.key_pos(i)].0))
+            .collect();
         select.extend(self.cols.iter().map(|(class, e)| d.canon(*class, e)));
         format!("SELECT {} FROM {}", select.join(", "), self.table)
     }
@@ -148,12 +158,20 @@ impl<'a> View<'a> {
     }
 
     /// The key (transfer text) of the row at `offset` within `range`, in key order.
-    pub async fn key_at(&self, range: &KeyRange, offset: u64) -> Result<Option<Vec<String>>, DataError> {
+    pub async fn key_at(
+        &self,
+        range: &KeyRange,
+        offset: u64,
+    ) -> Result<Option<Vec<String>>, DataError> {
         let d = self.db.dialect();
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
-        let select: Vec<String> =
-            self.key_idx.iter().zip(&self.key).map(|(&i, (e, _))| d.transfer(self.cols[i].0, e)).collect();
+        let select: Vec<String> = self
+            .key_idx
+            .iter()
+            .zip(&self.key)
+            .map(|(&i, (e, _))| d.transfer(self.cols[i].0, e))
+            .collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE {pred} ORDER BY {} {}",
             select.join(", "),
@@ -161,7 +179,11 @@ impl<'a> View<'a> {
             order_by(&self.key),
             d.limit_offset(1, offset)
         );
-        let rows = self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("find a chunk boundary"))?;
+        let rows = self
+            .db
+            .fetch_texts(&sql, &q.params)
+            .await
+            .map_err(self.err("find a chunk boundary"))?;
         Ok(rows.into_iter().next().map(|r| r.into_iter().map(Option::unwrap_or_default).collect()))
     }
 }

@@ -113,5 +113,11 @@ impl MyDatabase {
 
 /// One value of a single-row, single-column text query.
 pub async fn scalar(db: &Db, sql: &str) -> Option<String> {
-    db.fetch_texts(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).into_iter().next()?.into_iter().next()?
+    db.fetch_texts(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .next()?
+        .into_iter()
+        .next()?
 }

@@ -179,11 +179,17 @@ fn table(c: &mut Checker<'_>, path: &[Seg<'_>], raw: RawTable) -> TableMapping {
         p
     };
     if !valid_table_name(&raw.source) {
-        c.issue(&sub("source"), format!("{:?} is not a table name; expected name or schema.name", raw.source));
+        c.issue(
+            &sub("source"),
+            format!("{:?} is not a table name; expected name or schema.name", raw.source),
+        );
     }
     let target = raw.target.unwrap_or_else(|| raw.source.clone());
     if !valid_table_name(&target) {
-        c.issue(&sub("target"), format!("{target:?} is not a table name; expected name or schema.name"));
+        c.issue(
+            &sub("target"),
+            format!("{target:?} is not a table name; expected name or schema.name"),
+        );
     }
     if raw.key.is_empty() {
         c.issue(&sub("key"), "name at least one key column, e.g. key = [\"InvoiceId\"]");
@@ -202,7 +208,9 @@ fn table(c: &mut Checker<'_>, path: &[Seg<'_>], raw: RawTable) -> TableMapping {
         Some(other) => {
             c.issue(
                 &sub("rename_all"),
-                format!("{other:?} is not valid; expected \"none\", \"snake_case\" or \"lowercase\""),
+                format!(
+                    "{other:?} is not valid; expected \"none\", \"snake_case\" or \"lowercase\""
+                ),
             );
             RenameRule::None
         }
@@ -240,7 +248,10 @@ fn table(c: &mut Checker<'_>, path: &[Seg<'_>], raw: RawTable) -> TableMapping {
         }
     }
     if let Some(v) = &mapping.version
-        && !mapping.columns.iter().any(|cm| matches!(&cm.value, ColumnValue::Column { from, .. } if from == v))
+        && !mapping
+            .columns
+            .iter()
+            .any(|cm| matches!(&cm.value, ColumnValue::Column { from, .. } if from == v))
         && mapping.plain_target_of(v).is_none()
     {
         c.issue(&sub("version"), format!("version column {v:?} is not copied to the target"));
@@ -285,7 +296,10 @@ fn column(c: &mut Checker<'_>, p: &[Seg<'_>], value: &toml::Value) -> Option<Col
     }
     if let Some(sql) = t.get("sql") {
         let Some(s) = sql.as_table() else {
-            c.issue(p, "sql must be a table such as { postgres = \"…\", mysql = \"…\", sqlite = \"…\" }");
+            c.issue(
+                p,
+                "sql must be a table such as { postgres = \"…\", mysql = \"…\", sqlite = \"…\" }",
+            );
             return None;
         };
         let mut d = DialectSql::default();
@@ -298,7 +312,10 @@ fn column(c: &mut Checker<'_>, p: &[Seg<'_>], value: &toml::Value) -> Option<Col
                 "postgres" => d.postgres = Some(v),
                 "mysql" => d.mysql = Some(v),
                 "sqlite" => d.sqlite = Some(v),
-                _ => c.issue(p, format!("sql.{k} is not an engine; expected postgres, mysql or sqlite")),
+                _ => c.issue(
+                    p,
+                    format!("sql.{k} is not an engine; expected postgres, mysql or sqlite"),
+                ),
             }
         }
         return Some(ColumnValue::Sql(d));
@@ -327,7 +344,12 @@ fn column(c: &mut Checker<'_>, p: &[Seg<'_>], value: &toml::Value) -> Option<Col
             match parse_offset(offset) {
                 Some(offset_minutes) => Transform::TimestampUtc { offset_minutes },
                 None => {
-                    c.issue(p, format!("offset {offset:?} is not valid; expected ±HH:MM such as \"+02:00\""));
+                    c.issue(
+                        p,
+                        format!(
+                            "offset {offset:?} is not valid; expected ±HH:MM such as \"+02:00\""
+                        ),
+                    );
                     Transform::None
                 }
             }
@@ -363,11 +385,100 @@ fn parse_offset(s: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Plan;
+    use crate::mapping::{CastType, ColumnValue, Constant, DbUrl, RenameRule, Transform};
+    use std::path::Path;
+
+    const HEAD: &str = "[upstreams]\nlegacy = { url = \"http://127.0.0.1:1\" }\nnew = { url = \"http://127.0.0.1:2\" }\n[domains.d]\nroutes = [{ path = \"/x\" }]\n";
+
+    fn parse(data: &str) -> Result<Plan, String> {
+        Plan::parse(&format!("{HEAD}{data}"), "p.toml", Path::new(".")).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn offsets() {
         assert_eq!(super::parse_offset("+02:00"), Some(120));
         assert_eq!(super::parse_offset("-05:30"), Some(-330));
         assert_eq!(super::parse_offset("02:00"), None);
         assert_eq!(super::parse_offset("+15:00"), None);
+    }
+
+    #[test]
+    fn a_full_data_section_is_checked_into_the_model() {
+        let plan = parse(
+            "[domains.d.data]\nsource_env = \"LEGACY_DB\"\ntarget = \"postgres://app@db/new\"\nchunk_rows = 100\nworkers = 2\nrate_rows_per_second = 500\n\
+             [[domains.d.data.tables]]\nsource = \"Invoice\"\ntarget = \"billing.invoices\"\nkey = [\"InvoiceId\"]\nrename_all = \"snake_case\"\nversion = \"UpdatedAt\"\nfilter = \"Total > 0\"\n\
+             [domains.d.data.tables.columns]\nid = \"InvoiceId\"\ntotal_cents = { from = \"Total\", transform = \"money_to_cents\" }\n\
+             issued_at = { from = \"InvoiceDate\", transform = \"timestamp_utc\", offset = \"+02:00\" }\nprice = { from = \"Price\", cast = \"decimal(12,4)\" }\n\
+             region = { value = \"eu\" }\nslug = { sql = { postgres = \"lower(x)\", mysql = \"LOWER(x)\" } }\n",
+        )
+        .unwrap();
+        let data = plan.domain("d").unwrap().data.clone().unwrap();
+        assert_eq!(data.source, DbUrl::Env("LEGACY_DB".into()));
+        assert_eq!((data.chunk_rows, data.workers, data.rate_rows_per_second), (100, 2, Some(500)));
+        let t = &data.tables[0];
+        assert_eq!(
+            (t.rename_all, t.key.clone()),
+            (RenameRule::SnakeCase, vec!["InvoiceId".to_owned()])
+        );
+        assert_eq!(t.plain_target_of("InvoiceId").as_deref(), Some("id"));
+        assert_eq!(t.plain_target_of("UpdatedAt").as_deref(), Some("updated_at"));
+        let by = |n: &str| t.columns.iter().find(|c| c.target == n).unwrap().value.clone();
+        assert_eq!(
+            by("total_cents"),
+            ColumnValue::Column { from: "Total".into(), transform: Transform::MoneyToCents }
+        );
+        assert_eq!(
+            by("issued_at"),
+            ColumnValue::Column {
+                from: "InvoiceDate".into(),
+                transform: Transform::TimestampUtc { offset_minutes: 120 }
+            }
+        );
+        assert_eq!(
+            by("price"),
+            ColumnValue::Column {
+                from: "Price".into(),
+                transform: Transform::Cast(CastType::Decimal { precision: 12, scale: 4 })
+            }
+        );
+        assert_eq!(by("region"), ColumnValue::Const(Constant::Text("eu".into())));
+        assert!(
+            matches!(by("slug"), ColumnValue::Sql(d) if d.postgres.as_deref() == Some("lower(x)"))
+        );
+    }
+
+    #[test]
+    fn mistakes_name_their_key_and_line() {
+        let e = parse(
+            "[domains.d.data]\nsource = \"oracle://x\"\nsource_env = \"X\"\n\
+             [[domains.d.data.tables]]\nsource = \"T\"\nkey = [\"Id\"]\n\
+             [domains.d.data.tables.columns]\nId = { from = \"Id\", transform = \"upper\" }\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains(
+                "p.toml:7: `domains.d.data.source`: set either source or source_env, not both"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("`domains.d.data.tables[0].columns.Id`: transform \"upper\" is not known"),
+            "{e}"
+        );
+        let e = parse(
+            "[domains.d.data]\nsource = \"sqlite:a\"\ntarget = \"sqlite:b\"\n\
+             [[domains.d.data.tables]]\nsource = \"T\"\nkey = [\"Id\"]\n\
+             [domains.d.data.tables.columns]\nId = { from = \"Id\", transform = \"trim\" }\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`domains.d.data.tables[0].key[0]`: key column \"Id\" must reach the target unchanged"), "{e}");
+        let e = parse("[domains.d.data]\ntarget = \"postgres://x\"\n").unwrap_err();
+        assert!(e.contains("set source (a database URL) or source_env"), "{e}");
+        assert!(e.contains("needs at least one table"), "{e}");
+        let e =
+            parse("[domains.d.data]\nsource = \"sqlite:a\"\ntarget = \"sqlite:b\"\nbogus = 1\n")
+                .unwrap_err();
+        assert!(e.contains("unknown field `bogus`"), "{e}");
     }
 }
