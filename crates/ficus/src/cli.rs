@@ -8,7 +8,8 @@ Exit codes:
   0  success
   1  failure (I/O, admin API unreachable or failing, demo saw client-visible errors)
   2  usage error (unknown flag, missing argument)
-  3  refused: the phase rules refused the change, or the domain does not exist
+  3  refused: the phase rules refused the change, or the domain does not exist;
+     for verify: differences found
   4  not authorised: the admin API rejected the token (401/403)
   5  invalid plan (validate, serve)
   130 interrupted (Ctrl-C)
@@ -141,6 +142,10 @@ pub enum Command {
     },
     /// Run the Chinook demo: two real services, the gateway, live load, all five phases.
     Demo(DemoArgs),
+    /// Copy a domain's tables from its source database to its target (resumable).
+    Backfill(crate::data_cmd::BackfillArgs),
+    /// Compare a domain's tables between source and target; exit 3 on differences.
+    Verify(crate::data_cmd::VerifyArgs),
 }
 
 /// What `ficus diffs DOMAIN` does besides the report.

@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod commands;
+mod data_cmd;
 mod demo;
 mod diffs;
 mod exit;
@@ -62,6 +63,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Diffs { domain, examples, action, admin } => {
             diffs::run(&domain, examples, action, &admin).await
+        }
+        Command::Backfill(args) => {
+            logging::init("warn");
+            data_cmd::backfill(&args).await
+        }
+        Command::Verify(args) => {
+            logging::init("warn");
+            data_cmd::verify(&args).await
         }
         Command::Demo(args) => {
             logging::init("warn");

@@ -33,3 +33,10 @@ pub const SHADOW_QUEUE: usize = 256;
 pub const SHADOW_NOISE_PERCENT: f64 = 10.0;
 /// Full examples of differences kept per domain in the control-plane store.
 pub const SHADOW_MAX_EXAMPLES: usize = 500;
+
+/// Rows per backfill chunk: one source read, one target transaction, one checkpoint.
+pub const BACKFILL_CHUNK_ROWS: u64 = 5_000;
+/// Rows per verify chunk: one checksum query per side.
+pub const VERIFY_CHUNK_ROWS: u64 = 10_000;
+/// How long verify waits before re-checking suspect rows (so lag is not called drift).
+pub const VERIFY_RECHECK_DELAY: Duration = Duration::from_secs(2);

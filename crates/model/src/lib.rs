@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod diff;
+pub mod mapping;
 pub mod phase;
 pub mod plan;
 pub mod routing;

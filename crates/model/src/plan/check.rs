@@ -279,8 +279,10 @@ fn domain(c: &mut Checker<'_>, name: String, raw: RawDomain) -> Domain {
     }
     let sticky = raw.sticky.and_then(|s| sticky(c, &name, s, &routes));
     let shadow = super::shadow::check(c, &name, raw.shadow.unwrap_or_default(), route_rules);
+    let data = raw.data.map(|d| super::data::check(c, &name, d));
     Domain {
         shadow,
+        data,
         initial_phase: raw.phase.unwrap_or(Phase::Legacy),
         read_new_percent: c
             .percent(&[Key("domains"), Key(&name), Key("read_new_percent")], raw.read_new_percent),

@@ -2,6 +2,7 @@
 //! thing the runtime sees. See the README's plan reference for every key.
 
 mod check;
+mod data;
 mod error;
 mod locate;
 mod raw;
@@ -97,6 +98,8 @@ pub struct Domain {
     pub sticky: Option<StickyKey>,
     /// How reads are shadowed and compared.
     pub shadow: ShadowConfig,
+    /// The databases and table mappings of backfill and verify (`[domains.NAME.data]`).
+    pub data: Option<crate::mapping::DataConfig>,
 }
 
 /// Shadow reads of a domain: where and how many, and how answers are compared.

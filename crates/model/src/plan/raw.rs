@@ -78,6 +78,7 @@ pub(crate) struct RawDomain {
     #[serde(default)]
     pub routes: Vec<RawRoute>,
     pub shadow: Option<RawShadow>,
+    pub data: Option<super::data::RawData>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,189 @@
+//! One connection pool per engine behind [`Db`] (never `AnyPool`, which drops connect options),
+//! with the few operations the engine needs: run a statement, fetch rows of text.
+
+use crate::dialect::{self, Dialect};
+use crate::error::{DataError, Side};
+use ficus_model::mapping::Engine;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, MySqlPool, PgPool, Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A row of text values (`None` for NULL), in select-list order.
+pub type TextRow = Vec<Option<String>>;
+
+/// Time to wait for a pooled connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A database, with a pool for its engine.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+impl Db {
+    /// Connect to `url` (`postgres://`, `postgresql://`, `mysql://`, `mariadb://`, `sqlite:`)
+    /// with at most `max_connections` connections. PostgreSQL sessions use `TimeZone=UTC`;
+    /// MariaDB/MySQL sessions `time_zone='+00:00'` and `utf8mb4` (sqlx's defaults).
+    ///
+    /// # Errors
+    /// [`DataError::Url`] for an unknown scheme or a malformed URL; [`DataError::Sql`] when the
+    /// server cannot be reached.
+    pub async fn connect(side: Side, url: &str, max_connections: u32) -> Result<Db, DataError> {
+        let engine = Engine::of_url(url).ok_or_else(|| DataError::Url {
+            side,
+            message:
+                "not a database URL; expected postgres://…, mysql://…, mariadb://… or sqlite:…"
+                    .to_owned(),
+        })?;
+        let bad = |e: sqlx::Error| DataError::Url { side, message: format!("invalid URL: {e}") };
+        let doing = "connect";
+        let max = max_connections.max(1);
+        Ok(match engine {
+            Engine::Postgres => {
+                let opts =
+                    PgConnectOptions::from_str(url).map_err(bad)?.options([("TimeZone", "UTC")]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(opts)
+                    .await
+                    .map_err(DataError::sql(side, doing))?;
+                Db::Postgres(pool)
+            }
+            Engine::MySql => {
+                let url = match url.strip_prefix("mariadb://") {
+                    Some(rest) => format!("mysql://{rest}"),
+                    None => url.to_owned(),
+                };
+                let opts = MySqlConnectOptions::from_str(&url).map_err(bad)?;
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(opts)
+                    .await
+                    .map_err(DataError::sql(side, doing))?;
+                Db::MySql(pool)
+            }
+            Engine::Sqlite => {
+                let opts =
+                    SqliteConnectOptions::from_str(url).map_err(bad)?.busy_timeout(ACQUIRE_TIMEOUT);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(opts)
+                    .await
+                    .map_err(DataError::sql(side, doing))?;
+                Db::Sqlite(pool)
+            }
+        })
+    }
+
+    /// The engine of this database.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+            Db::MySql(_) => Engine::MySql,
+        }
+    }
+
+    /// The SQL dialect of this database.
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        dialect::of(self.engine())
+    }
+
+    /// Run one statement with text parameters; the number of rows affected.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn execute(&self, sql: &str, params: &[Option<String>]) -> Result<u64, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            Db::Sqlite(p) => bind_all(sqlx::query(sql), params).execute(p).await?.rows_affected(),
+            Db::Postgres(p) => bind_all(sqlx::query(sql), params).execute(p).await?.rows_affected(),
+            Db::MySql(p) => bind_all(sqlx::query(sql), params).execute(p).await?.rows_affected(),
+        })
+    }
+
+    /// Run a query whose every column is text (or NULL) and return the rows.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn fetch_texts(
+        &self,
+        sql: &str,
+        params: &[Option<String>],
+    ) -> Result<Vec<TextRow>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Db::Sqlite(p) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(p).await?;
+                rows.iter().map(texts).collect()
+            }
+            Db::Postgres(p) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(p).await?;
+                rows.iter().map(texts).collect()
+            }
+            Db::MySql(p) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(p).await?;
+                rows.iter().map(mysql_texts).collect()
+            }
+        }
+    }
+
+    /// Close the pool.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+            Db::MySql(p) => p.close().await,
+        }
+    }
+}
+
+/// Bind every parameter as text.
+pub(crate) fn bind_all<'q, DB>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    params: &[Option<String>],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for p in params {
+        q = q.bind(p.clone());
+    }
+    q
+}
+
+fn texts<R>(row: &R) -> Result<TextRow, sqlx::Error>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i)).collect()
+}
+
+/// MariaDB types expressions such as `CONCAT(…)` or `CAST(… AS CHAR)` inconsistently (some with
+/// the binary collation), so text is decoded without sqlx's type check, as UTF-8.
+fn mysql_texts(row: &sqlx::mysql::MySqlRow) -> Result<TextRow, sqlx::Error> {
+    (0..row.len())
+        .map(|i| {
+            let bytes: Option<Vec<u8>> = row.try_get_unchecked(i)?;
+            bytes
+                .map(|b| {
+                    String::from_utf8(b).map_err(|e| sqlx::Error::ColumnDecode {
+                        index: i.to_string(),
+                        source: Box::new(e),
+                    })
+                })
+                .transpose()
+        })
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! SQL per engine: quoting, transforms, and the two renderings every value gets — *transfer*
+//! text (what the target parses on the copy path) and *canonical* text (what verify hashes, equal
+//! for equal data on every engine). One module per engine implements [`Dialect`].
+//!
+//! Canonical text by class (NULL stays NULL):
+//!
+//! | class | canonical text |
+//! |---|---|
+//! | int | decimal digits, `-` for negatives |
+//! | decimal | the value without trailing fractional zeros (`1.50` → `1.5`, `2.00` → `2`) |
+//! | float | rounded to 6 decimal places, then as decimal |
+//! | text | the UTF-8 text as is |
+//! | timestamp | UTC microseconds since 1970-01-01 (a value without zone is UTC) |
+//! | date | `YYYY-MM-DD` |
+//! | bool | `1` or `0` |
+//! | bytes | lower-case hex |
+//! | uuid | lower-case text |
+//!
+//! A row's canonical text joins its columns (target name order) with `,`, each as
+//! `CHAR_LENGTH:text` or `N` for NULL, so NULL and `''` differ and no separator is ambiguous.
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use crate::types::Class;
+use ficus_model::mapping::{CastType, Constant, Engine, Transform};
+
+pub use mysql::MySql;
+pub use postgres::Postgres;
+pub use sqlite::Sqlite;
+
+/// The SQL of one engine. Every method returns an SQL fragment; `expr` arguments are SQL
+/// expressions already valid in this dialect.
+pub trait Dialect: Sync + Send {
+    /// The engine this dialect speaks.
+    fn engine(&self) -> Engine;
+
+    /// A quoted identifier.
+    fn quote(&self, ident: &str) -> String;
+
+    /// A quoted `name` or `schema.name`.
+    fn table(&self, name: &str) -> String {
+        name.split('.').map(|p| self.quote(p)).collect::<Vec<_>>().join(".")
+    }
+
+    /// The `n`-th (1-based) bind placeholder.
+    fn placeholder(&self, n: usize) -> String;
+
+    /// `expr` cast to a portable type.
+    fn cast(&self, to: CastType, expr: &str) -> String;
+
+    /// A constant as an SQL literal.
+    fn constant(&self, c: &Constant) -> String {
+        match c {
+            Constant::Null => "NULL".to_owned(),
+            Constant::Bool(b) => if *b { "1" } else { "0" }.to_owned(),
+            Constant::Int(i) => i.to_string(),
+            Constant::Float(f) => format!("{f:?}"),
+            Constant::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        }
+    }
+
+    /// `expr` with a built-in transform applied.
+    fn transform(&self, t: &Transform, expr: &str) -> String {
+        match t {
+            Transform::None => expr.to_owned(),
+            Transform::Cast(c) => self.cast(*c, expr),
+            Transform::MoneyToCents => self.money_to_cents(expr),
+            Transform::TimestampUtc { offset_minutes } => self.shift_minutes(expr, -offset_minutes),
+            Transform::Trim => format!("TRIM({expr})"),
+        }
+    }
+
+    /// `round(expr * 100)` as an integer.
+    fn money_to_cents(&self, expr: &str) -> String;
+
+    /// A timestamp moved by `minutes`.
+    fn shift_minutes(&self, expr: &str, minutes: i32) -> String;
+
+    /// Text the target engines parse for a value of `class` (see the module docs), or NULL.
+    fn transfer(&self, class: Class, expr: &str) -> String;
+
+    /// The canonical text of a value of `class` (see the module docs), or NULL.
+    fn canon(&self, class: Class, expr: &str) -> String;
+
+    /// A text bind parameter `ph` read as a value of `class`, for comparisons with a column.
+    fn param(&self, class: Class, ph: &str) -> String;
+
+    /// The parameter holding transfer text, as it is written into a column of `class`.
+    fn insert_param(&self, class: Class, ph: &str) -> String {
+        match class {
+            Class::Bytes => format!("UNHEX({ph})"),
+            _ => ph.to_owned(),
+        }
+    }
+
+    /// Concatenation of text expressions (each non-NULL).
+    fn concat(&self, parts: &[String]) -> String {
+        parts.join(" || ")
+    }
+
+    /// Length in characters of a text expression.
+    fn char_length(&self, expr: &str) -> String {
+        format!("LENGTH({expr})")
+    }
+
+    /// `expr` as text (for counts and sums).
+    fn to_text(&self, expr: &str) -> String;
+
+    /// The 60-bit row hash summed over a chunk, as text; `None` when the engine has no MD5 and
+    /// the hash is computed in Rust over fetched canonical rows ([`crate::verify`]).
+    fn hash_sum(&self, row_text: &str) -> Option<String>;
+
+    /// Whether row-value comparison `(a, b) > (?, ?)` is used well by this engine's planner;
+    /// otherwise the expanded `a > ? OR (a = ? AND b > ?)` form is generated.
+    fn row_values(&self) -> bool {
+        true
+    }
+
+    /// `LIMIT n OFFSET m`.
+    fn limit_offset(&self, limit: u64, offset: u64) -> String {
+        format!("LIMIT {limit} OFFSET {offset}")
+    }
+}
+
+/// The canonical text of a whole row: `CHAR_LENGTH:text` or `N` per column, joined with `,`.
+pub fn canon_row(d: &dyn Dialect, columns: &[(Class, String)]) -> String {
+    let mut parts = Vec::with_capacity(columns.len() * 2);
+    for (i, (class, expr)) in columns.iter().enumerate() {
+        if i > 0 {
+            parts.push("','".to_owned());
+        }
+        let c = d.canon(*class, expr);
+        let field = d.concat(&[d.to_text(&d.char_length(&c)), "':'".to_owned(), c]);
+        parts.push(format!("COALESCE({field}, 'N')"));
+    }
+    if parts.is_empty() {
+        return "''".to_owned();
+    }
+    d.concat(&parts)
+}
+
+/// The dialect of an engine.
+pub fn of(engine: Engine) -> &'static dyn Dialect {
+    match engine {
+        Engine::Sqlite => &Sqlite,
+        Engine::Postgres => &Postgres,
+        Engine::MySql => &MySql,
+    }
+}
+
+/// Double every `q` in `ident` and wrap it in `q`.
+fn quote_with(ident: &str, q: char) -> String {
+    let mut s = String::with_capacity(ident.len() + 2);
+    s.push(q);
+    for ch in ident.chars() {
+        if ch == q {
+            s.push(q);
+        }
+        s.push(ch);
+    }
+    s.push(q);
+    s
+}

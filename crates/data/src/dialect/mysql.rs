@@ -1,0 +1,120 @@
+//! MariaDB/MySQL SQL. Connections run with `time_zone = '+00:00'` and `utf8mb4`, so `TIMESTAMP`
+//! columns read in UTC and 4-byte characters survive.
+
+use super::{Dialect, quote_with};
+use crate::types::Class;
+use ficus_model::mapping::{CastType, Engine};
+
+/// MariaDB 10.5+ and MySQL 8.
+#[derive(Debug, Clone, Copy)]
+pub struct MySql;
+
+impl Dialect for MySql {
+    fn engine(&self) -> Engine {
+        Engine::MySql
+    }
+
+    fn quote(&self, ident: &str) -> String {
+        quote_with(ident, '`')
+    }
+
+    fn placeholder(&self, _n: usize) -> String {
+        "?".to_owned()
+    }
+
+    fn cast(&self, to: CastType, expr: &str) -> String {
+        match to {
+            CastType::Integer => format!("CAST({expr} AS SIGNED)"),
+            CastType::Decimal { precision, scale } => {
+                format!("CAST({expr} AS DECIMAL({precision},{scale}))")
+            }
+            CastType::Float => format!("CAST({expr} AS DOUBLE)"),
+            CastType::Text => format!("CAST({expr} AS CHAR)"),
+            CastType::Timestamp => format!("CAST({expr} AS DATETIME(6))"),
+            CastType::Date => format!("CAST({expr} AS DATE)"),
+            CastType::Boolean => format!("(CASE WHEN {expr} THEN 1 WHEN NOT {expr} THEN 0 END)"),
+        }
+    }
+
+    fn money_to_cents(&self, expr: &str) -> String {
+        format!("CAST(ROUND(({expr}) * 100) AS SIGNED)")
+    }
+
+    fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
+        format!("(({expr}) + INTERVAL {minutes} MINUTE)")
+    }
+
+    fn transfer(&self, class: Class, e: &str) -> String {
+        match class {
+            Class::Int | Class::Decimal | Class::Float => format!("CAST({e} AS CHAR)"),
+            Class::Text | Class::Uuid => format!("CONVERT({e} USING utf8mb4)"),
+            Class::Timestamp => format!("DATE_FORMAT({e}, '%Y-%m-%d %H:%i:%s.%f')"),
+            Class::Date => format!("DATE_FORMAT({e}, '%Y-%m-%d')"),
+            Class::Bool => bool_text(e),
+            Class::Bytes => format!("LOWER(HEX({e}))"),
+        }
+    }
+
+    fn canon(&self, class: Class, e: &str) -> String {
+        match class {
+            Class::Int => format!("CAST({e} AS CHAR)"),
+            Class::Decimal => trim_decimal(&format!("CAST({e} AS DECIMAL(65,30))")),
+            Class::Float => trim_decimal(&format!("CAST(ROUND({e}, 6) AS DECIMAL(65,6))")),
+            Class::Text => format!("CONVERT({e} USING utf8mb4)"),
+            Class::Timestamp => {
+                format!("CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {e}) AS CHAR)")
+            }
+            Class::Date => format!("DATE_FORMAT({e}, '%Y-%m-%d')"),
+            Class::Bool => bool_text(e),
+            Class::Bytes => format!("LOWER(HEX({e}))"),
+            Class::Uuid => format!("LOWER(CONVERT({e} USING utf8mb4))"),
+        }
+    }
+
+    fn param(&self, class: Class, ph: &str) -> String {
+        match class {
+            Class::Int | Class::Bool => format!("CAST({ph} AS SIGNED)"),
+            Class::Decimal => format!("CAST({ph} AS DECIMAL(65,30))"),
+            Class::Float => format!("CAST({ph} AS DOUBLE)"),
+            Class::Timestamp => format!("CAST({ph} AS DATETIME(6))"),
+            Class::Date => format!("CAST({ph} AS DATE)"),
+            Class::Bytes => format!("UNHEX({ph})"),
+            Class::Text | Class::Uuid => ph.to_owned(),
+        }
+    }
+
+    fn concat(&self, parts: &[String]) -> String {
+        format!("CONCAT({})", parts.join(", "))
+    }
+
+    fn char_length(&self, expr: &str) -> String {
+        format!("CHAR_LENGTH({expr})")
+    }
+
+    fn to_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS CHAR)")
+    }
+
+    /// reladiff's checksum in MySQL form: the last 15 hex digits of MD5 as an unsigned integer,
+    /// summed (`SUM` of integers is an exact DECIMAL).
+    fn hash_sum(&self, row_text: &str) -> Option<String> {
+        Some(format!(
+            "CAST(SUM(CAST(CONV(SUBSTRING(MD5({row_text}), 18), 16, 10) AS UNSIGNED)) AS CHAR)"
+        ))
+    }
+
+    /// MySQL does not use an index for `(a, b) > (?, ?)` (it does for the expanded form).
+    fn row_values(&self) -> bool {
+        false
+    }
+}
+
+fn bool_text(e: &str) -> String {
+    format!("(CASE WHEN {e} THEN '1' WHEN NOT {e} THEN '0' END)")
+}
+
+/// A DECIMAL rendered without trailing fractional zeros (`12.3400` → `12.34`, `5.000` → `5`).
+/// The input always has a point (scale > 0), so only fractional zeros are trimmed.
+fn trim_decimal(dec: &str) -> String {
+    format!("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({dec} AS CHAR)))")
+}

@@ -1,0 +1,116 @@
+//! PostgreSQL SQL. Connections run with `TimeZone=UTC`, so zone-aware timestamps render in UTC.
+
+use super::{Dialect, quote_with};
+use crate::types::Class;
+use ficus_model::mapping::{CastType, Engine};
+
+/// PostgreSQL (9.6+; `trim_scale` needs 13+).
+#[derive(Debug, Clone, Copy)]
+pub struct Postgres;
+
+impl Dialect for Postgres {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn quote(&self, ident: &str) -> String {
+        quote_with(ident, '"')
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn cast(&self, to: CastType, expr: &str) -> String {
+        match to {
+            CastType::Integer => format!("CAST({expr} AS bigint)"),
+            CastType::Decimal { precision, scale } => {
+                format!("CAST({expr} AS numeric({precision},{scale}))")
+            }
+            CastType::Float => format!("CAST({expr} AS double precision)"),
+            CastType::Text => format!("CAST({expr} AS text)"),
+            CastType::Timestamp => format!("CAST({expr} AS timestamp)"),
+            CastType::Date => format!("CAST({expr} AS date)"),
+            CastType::Boolean => format!("CAST({expr} AS boolean)"),
+        }
+    }
+
+    fn constant(&self, c: &ficus_model::mapping::Constant) -> String {
+        use ficus_model::mapping::Constant;
+        match c {
+            Constant::Bool(b) => if *b { "true" } else { "false" }.to_owned(),
+            Constant::Text(s) => format!("CAST('{}' AS text)", s.replace('\'', "''")),
+            Constant::Null => "NULL".to_owned(),
+            Constant::Int(i) => i.to_string(),
+            Constant::Float(f) => format!("{f:?}"),
+        }
+    }
+
+    fn money_to_cents(&self, expr: &str) -> String {
+        format!("CAST(round(({expr}) * 100) AS bigint)")
+    }
+
+    fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
+        format!("(({expr}) + interval '{minutes} minutes')")
+    }
+
+    fn transfer(&self, class: Class, e: &str) -> String {
+        match class {
+            Class::Int | Class::Float | Class::Text | Class::Uuid => format!("CAST({e} AS text)"),
+            Class::Decimal => format!("CAST(CAST({e} AS numeric) AS text)"),
+            Class::Timestamp => format!("to_char({e}, 'YYYY-MM-DD HH24:MI:SS.US')"),
+            Class::Date => format!("to_char(CAST({e} AS date), 'YYYY-MM-DD')"),
+            Class::Bool => bool_text(e),
+            Class::Bytes => format!("encode(CAST({e} AS bytea), 'hex')"),
+        }
+    }
+
+    fn canon(&self, class: Class, e: &str) -> String {
+        match class {
+            Class::Int | Class::Text => format!("CAST({e} AS text)"),
+            Class::Decimal => format!("CAST(trim_scale(CAST({e} AS numeric)) AS text)"),
+            Class::Float => format!("CAST(trim_scale(round(CAST({e} AS numeric), 6)) AS text)"),
+            Class::Timestamp => {
+                format!("CAST(CAST(extract(epoch FROM {e}) * 1000000 AS bigint) AS text)")
+            }
+            Class::Date => format!("to_char(CAST({e} AS date), 'YYYY-MM-DD')"),
+            Class::Bool => bool_text(e),
+            Class::Bytes => format!("encode(CAST({e} AS bytea), 'hex')"),
+            Class::Uuid => format!("lower(CAST({e} AS text))"),
+        }
+    }
+
+    fn param(&self, class: Class, ph: &str) -> String {
+        match class {
+            Class::Int => format!("CAST({ph} AS bigint)"),
+            Class::Decimal => format!("CAST({ph} AS numeric)"),
+            Class::Float => format!("CAST({ph} AS double precision)"),
+            Class::Text => format!("CAST({ph} AS text)"),
+            Class::Timestamp => format!("CAST({ph} AS timestamp)"),
+            Class::Date => format!("CAST({ph} AS date)"),
+            Class::Bool => format!("CAST({ph} AS boolean)"),
+            Class::Bytes => format!("decode({ph}, 'hex')"),
+            Class::Uuid => format!("CAST({ph} AS uuid)"),
+        }
+    }
+
+    fn char_length(&self, expr: &str) -> String {
+        format!("char_length({expr})")
+    }
+
+    fn to_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS text)")
+    }
+
+    /// The last 15 hex digits of the MD5 of the row text as a 60-bit integer, summed (exact,
+    /// `sum(bigint)` is numeric) — reladiff's checksum, `md5_as_int` in its PostgreSQL dialect.
+    fn hash_sum(&self, row_text: &str) -> Option<String> {
+        Some(format!(
+            "CAST(sum(CAST(CAST(('x' || substr(md5({row_text}), 18)) AS bit(60)) AS bigint)) AS text)"
+        ))
+    }
+}
+
+fn bool_text(e: &str) -> String {
+    format!("CASE WHEN CAST({e} AS boolean) THEN '1' WHEN NOT CAST({e} AS boolean) THEN '0' END")
+}

@@ -1,0 +1,59 @@
+//! Column lists and declared types of tables, read from each engine's catalogue.
+
+use crate::db::Db;
+use crate::error::{DataError, Side};
+use crate::types::{Class, classify};
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnInfo {
+    /// The name as the catalogue spells it.
+    pub name: String,
+    /// The declared type (`format_type()` on PostgreSQL, `COLUMN_TYPE` on MariaDB/MySQL).
+    pub declared: String,
+    pub class: Class,
+}
+
+/// The columns of `table` (`name` or `schema.name`) in table order; empty when the table does
+/// not exist.
+///
+/// # Errors
+/// [`DataError::Sql`] when the catalogue cannot be read.
+pub async fn columns(db: &Db, side: Side, table: &str) -> Result<Vec<ColumnInfo>, DataError> {
+    let (schema, name) = match table.split_once('.') {
+        Some((s, n)) => (Some(s.to_owned()), n.to_owned()),
+        None => (None, table.to_owned()),
+    };
+    let (sql, params): (&str, Vec<Option<String>>) = match db {
+        Db::Postgres(_) => (
+            "SELECT CAST(a.attname AS text), format_type(a.atttypid, a.atttypmod) \
+             FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
+             AND NOT a.attisdropped ORDER BY a.attnum",
+            vec![Some(db.dialect().table(table))],
+        ),
+        Db::MySql(_) => (
+            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            vec![schema, Some(name)],
+        ),
+        Db::Sqlite(_) => (
+            "SELECT name, type FROM pragma_table_info(?1, COALESCE(?2, 'main')) ORDER BY cid",
+            vec![Some(name), schema],
+        ),
+    };
+    let rows = db
+        .fetch_texts(sql, &params)
+        .await
+        .map_err(DataError::sql(side, format!("read the columns of {table}")))?;
+    let engine = db.engine();
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let mut it = r.into_iter();
+            let name = it.next().flatten()?;
+            let declared = it.next().flatten().unwrap_or_default();
+            let class = classify(engine, &declared);
+            Some(ColumnInfo { name, declared, class })
+        })
+        .collect())
+}

@@ -1,0 +1,27 @@
+//! The data engine of Ficus: copies a domain's history from the source database to the target
+//! (backfill) and proves the two agree (verify), across SQLite, PostgreSQL and MariaDB/MySQL,
+//! through the table mappings of the plan.
+//!
+//! Values cross engines as text: each source value is rendered by SQL in the source's dialect
+//! into a form every target parses (see [`dialect`]), so no row is decoded into Rust types on
+//! the copy path. Verify renders both sides into one canonical text per row and hashes it inside
+//! each database (see [`verify`]).
+
+pub mod backfill;
+mod checkpoint;
+pub mod db;
+pub mod dialect;
+pub mod error;
+pub mod introspect;
+mod keyset;
+mod rate;
+pub mod resolve;
+pub mod types;
+pub mod verify;
+mod write;
+
+pub use backfill::{BackfillOptions, BackfillReport, Progress, backfill};
+pub use db::Db;
+pub use error::{DataError, Side};
+pub use resolve::{ResolvedTable, resolve_tables};
+pub use verify::{VerifyOptions, VerifyReport, verify};

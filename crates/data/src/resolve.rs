@@ -1,0 +1,218 @@
+//! Turns a plan's [`TableMapping`] into a [`ResolvedTable`] against the live schemas: every
+//! target column with its source expression (in the source's dialect) and its value class
+//! (from the target's declared type).
+
+use crate::db::Db;
+use crate::error::{DataError, Side};
+use crate::introspect::{ColumnInfo, columns};
+use crate::types::Class;
+use ficus_model::mapping::{ColumnValue, TableMapping};
+
+/// One target column of a resolved table.
+#[derive(Debug, Clone)]
+pub struct ResolvedColumn {
+    /// Target column name.
+    pub target: String,
+    /// The value in the source's dialect (a quoted column, a transform over one, a constant or
+    /// the mapping's SQL).
+    pub source_expr: String,
+    /// The value class, from the target column's declared type.
+    pub class: Class,
+}
+
+/// One key column.
+#[derive(Debug, Clone)]
+pub struct KeyColumn {
+    /// Index into [`ResolvedTable::columns`].
+    pub index: usize,
+    /// The quoted source column.
+    pub source_expr: String,
+    /// Class of the source column (for comparisons on the source).
+    pub source_class: Class,
+}
+
+/// A table mapping checked against both schemas.
+#[derive(Debug, Clone)]
+pub struct ResolvedTable {
+    /// The target table as written in the plan (names checkpoints and reports).
+    pub name: String,
+    /// Quoted source table.
+    pub source_table: String,
+    /// Quoted target table.
+    pub target_table: String,
+    /// Quoted checkpoint table in the target table's schema.
+    pub checkpoint_table: String,
+    /// Target columns in name order.
+    pub columns: Vec<ResolvedColumn>,
+    /// Key columns in key order.
+    pub key: Vec<KeyColumn>,
+    /// Index into `columns` of the version column.
+    pub version: Option<usize>,
+    /// Row filter in the source's dialect.
+    pub filter: Option<String>,
+}
+
+impl ResolvedTable {
+    /// The target key columns as (quoted name, class).
+    pub fn target_key(&self, target: &Db) -> Vec<(String, Class)> {
+        let d = target.dialect();
+        self.key
+            .iter()
+            .map(|k| (d.quote(&self.columns[k.index].target), self.columns[k.index].class))
+            .collect()
+    }
+
+    /// The source key columns as (expression, class).
+    pub fn source_key(&self) -> Vec<(String, Class)> {
+        self.key.iter().map(|k| (k.source_expr.clone(), k.source_class)).collect()
+    }
+}
+
+/// Resolve every mapping of a domain.
+///
+/// # Errors
+/// [`DataError::Mapping`] naming the table and what does not fit (a missing table, source
+/// column or target column, an SQL expression without a version for the source's engine);
+/// [`DataError::Sql`] when a catalogue cannot be read.
+pub async fn resolve_tables(
+    source: &Db,
+    target: &Db,
+    mappings: &[TableMapping],
+) -> Result<Vec<ResolvedTable>, DataError> {
+    let mut out = Vec::with_capacity(mappings.len());
+    for m in mappings {
+        let src_cols = columns(source, Side::Source, &m.source).await?;
+        let tgt_cols = columns(target, Side::Target, &m.target).await?;
+        out.push(resolve(source, target, m, &src_cols, &tgt_cols)?);
+    }
+    Ok(out)
+}
+
+fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
+    cols.iter()
+        .find(|c| c.name == name)
+        .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+}
+
+fn resolve(
+    source: &Db,
+    target: &Db,
+    m: &TableMapping,
+    src_cols: &[ColumnInfo],
+    tgt_cols: &[ColumnInfo],
+) -> Result<ResolvedTable, DataError> {
+    let err = |msg: String| DataError::mapping(&m.target, msg);
+    if src_cols.is_empty() {
+        return Err(err(format!("source table {} not found (or has no columns)", m.source)));
+    }
+    if tgt_cols.is_empty() {
+        return Err(err(format!("target table {} not found (or has no columns)", m.target)));
+    }
+    let sd = source.dialect();
+    let src_col = |name: &str| {
+        find(src_cols, name)
+            .ok_or_else(|| err(format!("source column {name:?} not found in {}", m.source)))
+    };
+    let tgt_col = |name: &str| {
+        find(tgt_cols, name)
+            .ok_or_else(|| err(format!("target column {name:?} not found in {}", m.target)))
+    };
+    let mut cols: Vec<ResolvedColumn> = Vec::new();
+    let mut used_sources: Vec<String> = Vec::new();
+    for c in &m.columns {
+        let t = tgt_col(&c.target)?;
+        let expr = match &c.value {
+            ColumnValue::Column { from, transform } => {
+                let s = src_col(from)?;
+                used_sources.push(s.name.clone());
+                sd.transform(transform, &sd.quote(&s.name))
+            }
+            ColumnValue::Const(k) => sd.constant(k),
+            ColumnValue::Sql(d) => d
+                .for_engine(source.engine())
+                .ok_or_else(|| {
+                    err(format!(
+                        "column {:?} has no sql for {}",
+                        c.target,
+                        source.engine().as_str()
+                    ))
+                })?
+                .to_owned(),
+        };
+        cols.push(ResolvedColumn {
+            target: t.name.clone(),
+            source_expr: format!("({expr})"),
+            class: t.class,
+        });
+    }
+    if m.copy_unlisted {
+        for s in src_cols {
+            if used_sources.contains(&s.name)
+                || m.exclude.iter().any(|e| e.eq_ignore_ascii_case(&s.name))
+            {
+                continue;
+            }
+            let name = m.rename_all.apply(&s.name);
+            if cols.iter().any(|c| c.target.eq_ignore_ascii_case(&name)) {
+                continue;
+            }
+            let t = tgt_col(&name).map_err(|_| {
+                err(format!("source column {:?} becomes {name:?}, which {} does not have; map it under columns or list it in exclude", s.name, m.target))
+            })?;
+            cols.push(ResolvedColumn {
+                target: t.name.clone(),
+                source_expr: sd.quote(&s.name),
+                class: t.class,
+            });
+        }
+    }
+    cols.sort_by(|a, b| a.target.cmp(&b.target));
+    let mut key = Vec::with_capacity(m.key.len());
+    for k in &m.key {
+        let s = src_col(k)?;
+        let target_name = m
+            .plain_target_of(k)
+            .ok_or_else(|| err(format!("key column {k:?} is not copied unchanged")))?;
+        let index = cols
+            .iter()
+            .position(|c| c.target.eq_ignore_ascii_case(&target_name))
+            .ok_or_else(|| err(format!("key column {k:?} has no target column {target_name:?}")))?;
+        key.push(KeyColumn { index, source_expr: sd.quote(&s.name), source_class: s.class });
+    }
+    let version = match &m.version {
+        None => None,
+        Some(v) => {
+            let s = src_col(v)?;
+            let quoted = sd.quote(&s.name);
+            let by_plain = m
+                .plain_target_of(v)
+                .and_then(|t| cols.iter().position(|c| c.target.eq_ignore_ascii_case(&t)));
+            let by_explicit = m.columns.iter().find_map(|c| match &c.value {
+                ColumnValue::Column { from, .. } if from.eq_ignore_ascii_case(v) => {
+                    cols.iter().position(|rc| rc.target == c.target)
+                }
+                _ => None,
+            });
+            let i = by_plain
+                .or(by_explicit)
+                .ok_or_else(|| err(format!("version column {v:?} is not copied")))?;
+            let _ = quoted;
+            Some(i)
+        }
+    };
+    let td = target.dialect();
+    let checkpoint_table = match m.target.split_once('.') {
+        Some((schema, _)) => format!("{}.{}", td.quote(schema), td.quote("ficus_checkpoint")),
+        None => td.quote("ficus_checkpoint"),
+    };
+    Ok(ResolvedTable {
+        name: m.target.clone(),
+        source_table: sd.table(&m.source),
+        target_table: td.table(&m.target),
+        checkpoint_table,
+        columns: cols,
+        key,
+        version,
+        filter: m.filter.clone(),
+    })
+}

@@ -1,0 +1,250 @@
+//! Verify: proves source and target hold the same rows. Per table, the source's key space is
+//! cut into chunks; both databases checksum each chunk (count + sum of row hashes, computed
+//! inside the database); a differing chunk is bisected into sub-ranges down to a few hundred
+//! rows, whose canonical rows are compared in Rust. Differences found are *suspects*: after
+//! `recheck_delay` they are read again and only those still differing are reported (in key order), so lag is
+//! not called drift. Method: reladiff/data-diff's checksum-and-bisect.
+
+mod report;
+mod side;
+
+pub use report::{ColumnDiff, DiffKind, RowDiff, TableVerify, VerifyReport};
+
+use crate::db::Db;
+use crate::error::DataError;
+use crate::keyset::KeyRange;
+use crate::resolve::ResolvedTable;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use side::{CanonRow, View};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How verify runs.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Source rows per top-level chunk.
+    pub chunk_rows: u64,
+    /// Wait before re-reading suspect rows.
+    pub recheck_delay: Duration,
+    /// A differing range of at most this many rows is compared row by row.
+    pub leaf_rows: u64,
+    /// Sub-ranges a differing range is cut into.
+    pub fan_out: u64,
+    /// Chunks checksummed at once.
+    pub concurrency: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> VerifyOptions {
+        VerifyOptions {
+            chunk_rows: ficus_model::defaults::VERIFY_CHUNK_ROWS,
+            recheck_delay: ficus_model::defaults::VERIFY_RECHECK_DELAY,
+            leaf_rows: 256,
+            fan_out: 8,
+            concurrency: 4,
+        }
+    }
+}
+
+/// Verify every table.
+///
+/// # Errors
+/// The first [`DataError`] of either database.
+pub async fn verify(
+    source: &Db,
+    target: &Db,
+    tables: &[ResolvedTable],
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, DataError> {
+    let start = Instant::now();
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        out.push(table(View::source(source, t), View::target(target, t), t, opts).await?);
+    }
+    Ok(VerifyReport { tables: out, seconds: start.elapsed().as_secs_f64() })
+}
+
+async fn table(
+    src: View<'_>,
+    tgt: View<'_>,
+    t: &ResolvedTable,
+    opts: &VerifyOptions,
+) -> Result<TableVerify, DataError> {
+    // Chunk boundaries: every `chunk_rows`-th source key; the last chunk is open-ended so it
+    // also holds target rows past the source's last key.
+    let mut chunks = Vec::new();
+    let mut lo: Option<Vec<String>> = None;
+    loop {
+        let range = KeyRange { lo: lo.clone(), hi: None };
+        match src.key_at(&range, opts.chunk_rows.saturating_sub(1)).await? {
+            Some(hi) => {
+                chunks.push(KeyRange { lo, hi: Some(hi.clone()) });
+                lo = Some(hi);
+            }
+            None => {
+                chunks.push(range);
+                break;
+            }
+        }
+    }
+    let sums: Vec<_> = stream::iter(chunks.iter().cloned())
+        .map(|r| {
+            let (src, tgt) = (&src, &tgt);
+            async move {
+                let (a, b) = tokio::try_join!(src.checksum(&r), tgt.checksum(&r))?;
+                Ok::<_, DataError>((r, a, b))
+            }
+        })
+        .buffered(opts.concurrency.max(1))
+        .try_collect()
+        .await?;
+    let (mut source_rows, mut target_rows, mut differing) = (0, 0, 0);
+    let mut suspects = Vec::new();
+    for (range, a, b) in sums {
+        source_rows += a.count;
+        target_rows += b.count;
+        if a != b {
+            differing += 1;
+            suspects.extend(bisect(&src, &tgt, range, (a.count, b.count), opts).await?);
+        }
+    }
+    let found = suspects.len();
+    let confirmed =
+        if suspects.is_empty() { suspects } else { recheck(&src, &tgt, t, suspects, opts).await? };
+    Ok(TableVerify {
+        table: t.name.clone(),
+        source_rows,
+        target_rows,
+        chunks: chunks.len() as u64,
+        chunks_differing: differing,
+        cleared_on_recheck: (found - confirmed.len()) as u64,
+        differences: confirmed,
+    })
+}
+
+/// The differing rows of a range known to differ, holding `counts` rows (source, target).
+async fn bisect(
+    src: &View<'_>,
+    tgt: &View<'_>,
+    range: KeyRange,
+    counts: (u64, u64),
+    opts: &VerifyOptions,
+) -> Result<Vec<RowDiff>, DataError> {
+    let mut work = vec![(range, counts)];
+    let mut out = Vec::new();
+    while let Some((range, (ns, nt))) = work.pop() {
+        let n = ns.max(nt);
+        if n > opts.leaf_rows {
+            // Cut at keys of the larger side, so extra target rows are bisected too.
+            let side = if ns >= nt { src } else { tgt };
+            let mut bounds = Vec::new();
+            for i in 1..opts.fan_out {
+                let offset = n * i / opts.fan_out;
+                if offset == 0 {
+                    continue;
+                }
+                if let Some(k) = side.key_at(&range, offset - 1).await?
+                    && bounds.last() != Some(&k)
+                {
+                    bounds.push(k);
+                }
+            }
+            if !bounds.is_empty() {
+                let mut lo = range.lo.clone();
+                let mut parts = Vec::with_capacity(bounds.len() + 1);
+                for b in bounds {
+                    parts.push(KeyRange { lo: lo.clone(), hi: Some(b.clone()) });
+                    lo = Some(b);
+                }
+                parts.push(KeyRange { lo, hi: range.hi.clone() });
+                for p in parts {
+                    let (a, b) = tokio::try_join!(src.checksum(&p), tgt.checksum(&p))?;
+                    if a != b {
+                        work.push((p, (a.count, b.count)));
+                    }
+                }
+                continue;
+            }
+        }
+        let (a, b) = tokio::try_join!(src.rows(&range), tgt.rows(&range))?;
+        out.extend(compare(src, tgt, a, b));
+    }
+    Ok(out)
+}
+
+/// Match rows by canonical key and report what differs.
+fn compare(src: &View<'_>, tgt: &View<'_>, a: Vec<CanonRow>, b: Vec<CanonRow>) -> Vec<RowDiff> {
+    compare_with(src, tgt, a, b, &[])
+}
+
+fn compare_with(
+    src: &View<'_>,
+    tgt: &View<'_>,
+    a: Vec<CanonRow>,
+    b: Vec<CanonRow>,
+    names: &[String],
+) -> Vec<RowDiff> {
+    let mut left: BTreeMap<Vec<Option<String>>, CanonRow> =
+        a.into_iter().map(|r| (src.canon_key(&r), r)).collect();
+    let mut out = Vec::new();
+    for r in b {
+        let k = tgt.canon_key(&r);
+        match left.remove(&k) {
+            None => out.push(RowDiff { kind: DiffKind::Extra, key: r.key, columns: Vec::new() }),
+            Some(s) if s.cols != r.cols => {
+                let columns = s
+                    .cols
+                    .iter()
+                    .zip(&r.cols)
+                    .enumerate()
+                    .filter(|(_, (x, y))| x != y)
+                    .map(|(i, (x, y))| ColumnDiff {
+                        column: names.get(i).cloned().unwrap_or_else(|| i.to_string()),
+                        source: x.clone(),
+                        target: y.clone(),
+                    })
+                    .collect();
+                out.push(RowDiff { kind: DiffKind::Different, key: s.key, columns });
+            }
+            Some(_) => {}
+        }
+    }
+    out.extend(left.into_values().map(|s| RowDiff {
+        kind: DiffKind::Missing,
+        key: s.key,
+        columns: Vec::new(),
+    }));
+    out
+}
+
+/// Wait, read the suspect rows again on both sides and keep those still differing (in key
+/// order, with column names).
+async fn recheck(
+    src: &View<'_>,
+    tgt: &View<'_>,
+    t: &ResolvedTable,
+    suspects: Vec<RowDiff>,
+    opts: &VerifyOptions,
+) -> Result<Vec<RowDiff>, DataError> {
+    tokio::time::sleep(opts.recheck_delay).await;
+    let keys: Vec<Vec<String>> = suspects.into_iter().map(|s| s.key).collect();
+    let (a, b) = tokio::try_join!(src.rows_by_key(&keys), tgt.rows_by_key(&keys))?;
+    let names: Vec<String> = t.columns.iter().map(|c| c.target.clone()).collect();
+    let mut out = compare_with(src, tgt, a, b, &names);
+    out.sort_by(|x, y| key_order(&x.key, &y.key));
+    Ok(out)
+}
+
+/// Key order for reports: numbers by value, other text by bytes.
+fn key_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = match (x.parse::<i128>(), y.parse::<i128>()) {
+            (Ok(p), Ok(q)) => p.cmp(&q),
+            _ => x.cmp(y),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}

@@ -1,0 +1,259 @@
+//! Writes one chunk into the target and advances its checkpoint in the same transaction.
+//! PostgreSQL: `COPY` (text format) into a temporary staging table, then one
+//! `INSERT … SELECT … ON CONFLICT DO UPDATE`; MariaDB/MySQL: multi-row
+//! `INSERT … ON DUPLICATE KEY UPDATE`; SQLite: multi-row `INSERT … ON CONFLICT DO UPDATE`.
+//! With a version column, an existing row is only replaced when its version is not newer than
+//! the incoming one (a newer live write is never overwritten).
+
+use crate::db::{Db, TextRow, bind_all};
+use crate::error::{DataError, Side};
+use crate::resolve::ResolvedTable;
+use crate::types::Class;
+use md5::{Digest, Md5};
+use sqlx::{AssertSqlSafe, Executor};
+
+/// Bind parameters per statement, under every engine's limit (SQLite 32766, MySQL 65535).
+const MAX_PARAMS: usize = 30_000;
+
+/// Write `rows` (transfer text, in `t.columns` order) and run the checkpoint update in the same
+/// transaction.
+pub(crate) async fn write_chunk(
+    target: &Db,
+    t: &ResolvedTable,
+    rows: &[TextRow],
+    checkpoint_sql: &str,
+    checkpoint_params: &[Option<String>],
+) -> Result<(), DataError> {
+    let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
+    match target {
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await.map_err(err("begin"))?;
+            let stage = stage_name(t);
+            let cols = column_list(target, t);
+            tx.execute(AssertSqlSafe(format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                t.target_table
+            )))
+            .await
+            .map_err(err("create the staging table"))?;
+            let mut copy = tx
+                .copy_in_raw(&format!("COPY {stage} ({cols}) FROM STDIN"))
+                .await
+                .map_err(err("start COPY"))?;
+            let mut buf = Vec::with_capacity(rows.len() * 64);
+            for r in rows {
+                copy_line(&mut buf, t, r);
+                if buf.len() > 1 << 20 {
+                    copy.send(std::mem::take(&mut buf)).await.map_err(err("COPY"))?;
+                }
+            }
+            if !buf.is_empty() {
+                copy.send(buf).await.map_err(err("COPY"))?;
+            }
+            copy.finish().await.map_err(err("finish COPY"))?;
+            let upsert = pg_upsert(target, t, &stage, &cols);
+            tx.execute(AssertSqlSafe(upsert)).await.map_err(err("upsert the chunk"))?;
+            bind_all(sqlx::query(AssertSqlSafe(checkpoint_sql.to_owned())), checkpoint_params)
+                .execute(&mut *tx)
+                .await
+                .map_err(err("advance the checkpoint"))?;
+            tx.commit().await.map_err(err("commit"))?;
+        }
+        Db::MySql(pool) => {
+            let mut tx = pool.begin().await.map_err(err("begin"))?;
+            for batch in rows.chunks(batch_rows(t)) {
+                let (sql, params) = values_upsert(target, t, batch);
+                bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("upsert the chunk"))?;
+            }
+            bind_all(sqlx::query(AssertSqlSafe(checkpoint_sql.to_owned())), checkpoint_params)
+                .execute(&mut *tx)
+                .await
+                .map_err(err("advance the checkpoint"))?;
+            tx.commit().await.map_err(err("commit"))?;
+        }
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await.map_err(err("begin"))?;
+            for batch in rows.chunks(batch_rows(t)) {
+                let (sql, params) = values_upsert(target, t, batch);
+                bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("upsert the chunk"))?;
+            }
+            bind_all(sqlx::query(AssertSqlSafe(checkpoint_sql.to_owned())), checkpoint_params)
+                .execute(&mut *tx)
+                .await
+                .map_err(err("advance the checkpoint"))?;
+            tx.commit().await.map_err(err("commit"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Run only the checkpoint update (a worker that found no more rows).
+pub(crate) async fn checkpoint_only(
+    target: &Db,
+    sql: &str,
+    params: &[Option<String>],
+) -> Result<(), DataError> {
+    target
+        .execute(sql, params)
+        .await
+        .map(drop)
+        .map_err(DataError::sql(Side::Target, "advance the checkpoint"))
+}
+
+fn batch_rows(t: &ResolvedTable) -> usize {
+    (MAX_PARAMS / t.columns.len().max(1)).max(1)
+}
+
+/// A temp table name per target table (stable, so one connection reuses it).
+fn stage_name(t: &ResolvedTable) -> String {
+    let digest = Md5::digest(t.target_table.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("ficus_stage_{hex}")
+}
+
+fn column_list(target: &Db, t: &ResolvedTable) -> String {
+    let d = target.dialect();
+    t.columns.iter().map(|c| d.quote(&c.target)).collect::<Vec<_>>().join(", ")
+}
+
+/// One line of COPY text format: tab-separated, `\N` for NULL, backslash escapes.
+fn copy_line(buf: &mut Vec<u8>, t: &ResolvedTable, row: &TextRow) {
+    for (i, (v, c)) in row.iter().zip(&t.columns).enumerate() {
+        if i > 0 {
+            buf.push(b'\t');
+        }
+        match v {
+            None => buf.extend_from_slice(b"\\N"),
+            Some(s) => {
+                if c.class == Class::Bytes {
+                    buf.extend_from_slice(b"\\\\x");
+                }
+                for &b in s.as_bytes() {
+                    match b {
+                        b'\\' => buf.extend_from_slice(b"\\\\"),
+                        b'\n' => buf.extend_from_slice(b"\\n"),
+                        b'\r' => buf.extend_from_slice(b"\\r"),
+                        b'\t' => buf.extend_from_slice(b"\\t"),
+                        _ => buf.push(b),
+                    }
+                }
+            }
+        }
+    }
+    buf.push(b'\n');
+}
+
+fn key_names(target: &Db, t: &ResolvedTable) -> Vec<String> {
+    let d = target.dialect();
+    t.key.iter().map(|k| d.quote(&t.columns[k.index].target)).collect()
+}
+
+fn non_key(t: &ResolvedTable) -> Vec<usize> {
+    (0..t.columns.len()).filter(|i| !t.key.iter().any(|k| k.index == *i)).collect()
+}
+
+fn pg_upsert(target: &Db, t: &ResolvedTable, stage: &str, cols: &str) -> String {
+    let d = target.dialect();
+    let keys = key_names(target, t).join(", ");
+    let rest = non_key(t);
+    let action = if rest.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        let sets: Vec<String> = rest
+            .iter()
+            .map(|&i| format!("{0} = EXCLUDED.{0}", d.quote(&t.columns[i].target)))
+            .collect();
+        let cond = t
+            .version
+            .map(|v| {
+                let v = d.quote(&t.columns[v].target);
+                format!(" WHERE ficus_t.{v} IS NULL OR ficus_t.{v} <= EXCLUDED.{v}")
+            })
+            .unwrap_or_default();
+        format!("DO UPDATE SET {}{cond}", sets.join(", "))
+    };
+    format!(
+        "INSERT INTO {} AS ficus_t ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({keys}) {action}",
+        t.target_table
+    )
+}
+
+/// A multi-row upsert with one placeholder per value (MariaDB/MySQL and SQLite).
+fn values_upsert(
+    target: &Db,
+    t: &ResolvedTable,
+    rows: &[TextRow],
+) -> (String, Vec<Option<String>>) {
+    let d = target.dialect();
+    let cols = column_list(target, t);
+    let mut params = Vec::with_capacity(rows.len() * t.columns.len());
+    let mut values = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut one = Vec::with_capacity(r.len());
+        for (v, c) in r.iter().zip(&t.columns) {
+            params.push(v.clone());
+            one.push(d.insert_param(c.class, &d.placeholder(params.len())));
+        }
+        values.push(format!("({})", one.join(", ")));
+    }
+    let rest = non_key(t);
+    let mut sql = format!("INSERT INTO {} ({cols}) VALUES {}", t.target_table, values.join(", "));
+    match target {
+        Db::MySql(_) => {
+            let ver = t.version.map(|v| d.quote(&t.columns[v].target));
+            // The version column is assigned last: MySQL evaluates assignments left to right,
+            // so every condition still sees the old version.
+            let mut order: Vec<usize> =
+                rest.iter().copied().filter(|i| Some(*i) != t.version).collect();
+            order.extend(t.version);
+            let sets: Vec<String> = order
+                .iter()
+                .map(|&i| {
+                    let c = d.quote(&t.columns[i].target);
+                    match &ver {
+                        Some(v) => {
+                            format!("{c} = IF({v} IS NULL OR {v} <= VALUES({v}), VALUES({c}), {c})")
+                        }
+                        None => format!("{c} = VALUES({c})"),
+                    }
+                })
+                .collect();
+            if sets.is_empty() {
+                let k = key_names(target, t).remove(0);
+                sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {k} = {k}"));
+            } else {
+                sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", ")));
+            }
+        }
+        _ => {
+            let keys = key_names(target, t).join(", ");
+            if rest.is_empty() {
+                sql.push_str(&format!(" ON CONFLICT ({keys}) DO NOTHING"));
+            } else {
+                let sets: Vec<String> = rest
+                    .iter()
+                    .map(|&i| format!("{0} = excluded.{0}", d.quote(&t.columns[i].target)))
+                    .collect();
+                let cond = t
+                    .version
+                    .map(|v| {
+                        let v = d.quote(&t.columns[v].target);
+                        // Unqualified names in DO UPDATE … WHERE are the existing row's.
+                        format!(" WHERE {v} IS NULL OR {v} <= excluded.{v}")
+                    })
+                    .unwrap_or_default();
+                sql.push_str(&format!(
+                    " ON CONFLICT ({keys}) DO UPDATE SET {}{cond}",
+                    sets.join(", ")
+                ));
+            }
+        }
+    }
+    (sql, params)
+}

@@ -1,0 +1,211 @@
+//! `ficus backfill` and `ficus verify`: load the plan, connect to the domain's two databases,
+//! resolve its table mappings and run the data engine; progress on stderr (TTY only), results
+//! on stdout as text or JSON.
+
+use crate::cli::Output;
+use crate::exit::{CliError, Exit};
+use anyhow::{Context, anyhow};
+use clap::Args;
+use ficus_data::{BackfillOptions, Db, Progress, Side, VerifyOptions};
+use ficus_model::Plan;
+use ficus_model::mapping::{DataConfig, DbUrl};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    /// The domain whose tables are copied.
+    pub domain: String,
+    /// The plan file.
+    #[arg(short = 'c', long = "config", default_value = "ficus.toml")]
+    pub plan: PathBuf,
+    /// Count and check the mapping; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rows per second across all workers (default: the plan's, else no limit).
+    #[arg(long = "rate")]
+    pub rate_rows_per_second: Option<u64>,
+    /// Workers per table on disjoint key ranges (default: the plan's).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Rows per chunk (default: the plan's).
+    #[arg(long)]
+    pub chunk_rows: Option<u64>,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The domain whose tables are compared.
+    pub domain: String,
+    /// The plan file.
+    #[arg(short = 'c', long = "config", default_value = "ficus.toml")]
+    pub plan: PathBuf,
+    /// Source rows per checksummed chunk (default: the plan's).
+    #[arg(long)]
+    pub chunk_rows: Option<u64>,
+    /// Wait before re-checking suspect rows (default: the plan's), e.g. `500ms`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub recheck_delay: Option<Duration>,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn data_config(plan_path: &std::path::Path, domain: &str) -> Result<DataConfig, CliError> {
+    let plan = Plan::load(plan_path).map_err(|e| CliError::new(Exit::InvalidPlan, e))?;
+    let d = plan
+        .domain(domain)
+        .ok_or_else(|| CliError::new(Exit::Refused, anyhow!("no domain {domain:?} in the plan")))?;
+    d.data.clone().ok_or_else(|| {
+        CliError::new(
+            Exit::InvalidPlan,
+            anyhow!("domain {domain:?} has no [domains.{domain}.data] section"),
+        )
+    })
+}
+
+fn url(u: &DbUrl, side: Side) -> Result<String, CliError> {
+    match u {
+        DbUrl::Literal(s) => Ok(s.clone()),
+        DbUrl::Env(var) => std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| anyhow!("the {side} database URL variable {var} is not set").into()),
+    }
+}
+
+async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
+    let source = Db::connect(Side::Source, &url(&cfg.source, Side::Source)?, pool)
+        .await
+        .context("connect")?;
+    let target = Db::connect(Side::Target, &url(&cfg.target, Side::Target)?, pool)
+        .await
+        .context("connect")?;
+    Ok((source, target))
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    println!("{}", serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?);
+    Ok(())
+}
+
+pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
+    let cfg = data_config(&args.plan, &args.domain)?;
+    let workers = args.workers.unwrap_or(cfg.workers).clamp(1, 64);
+    let (source, target) = connect(&cfg, workers as u32 + 2).await?;
+    let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables)
+        .await
+        .context("resolve the table mappings")?;
+    let opts = BackfillOptions {
+        domain: args.domain.clone(),
+        chunk_rows: args.chunk_rows.unwrap_or(cfg.chunk_rows).max(1),
+        rate_rows_per_second: args.rate_rows_per_second.or(cfg.rate_rows_per_second),
+        workers,
+        dry_run: args.dry_run,
+    };
+    let progress = Progress::default();
+    let run = ficus_data::backfill(&source, &target, &tables, &opts, &progress);
+    let report = if std::io::stderr().is_terminal() {
+        let show = show_progress(&progress);
+        tokio::pin!(run);
+        tokio::pin!(show);
+        tokio::select! {
+            r = &mut run => r,
+            () = &mut show => unreachable_progress(),
+        }
+    } else {
+        run.await
+    }
+    .context("backfill")?;
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    source.close().await;
+    target.close().await;
+    if args.output == Output::Json {
+        return print_json(&report);
+    }
+    for t in &report.tables {
+        if report.dry_run {
+            println!(
+                "{}: {} row(s) to copy (dry run, nothing written)",
+                t.table, t.rows_left_at_start
+            );
+        } else {
+            println!(
+                "{}: {} row(s) copied in {} chunk(s){}; {} in total",
+                t.table,
+                t.rows_copied,
+                t.chunks,
+                if t.resumed { " (resumed)" } else { "" },
+                t.rows_copied_total
+            );
+        }
+    }
+    let rows: u64 = report.tables.iter().map(|t| t.rows_copied).sum();
+    println!(
+        "{rows} row(s) in {:.2}s ({:.0} rows/s)",
+        report.seconds,
+        rows as f64 / report.seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+fn unreachable_progress() -> Result<ficus_data::BackfillReport, ficus_data::DataError> {
+    // `show_progress` loops forever; select! needs every branch typed.
+    Err(ficus_data::DataError::Checkpoint {
+        table: String::new(),
+        message: "progress display ended".into(),
+    })
+}
+
+/// A one-line progress display on stderr, refreshed every second: rows, rows/s, ETA.
+async fn show_progress(p: &Progress) {
+    let start = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let done = p.rows_done.load(Ordering::Relaxed);
+        let total = p.rows_total.load(Ordering::Relaxed);
+        let secs = start.elapsed().as_secs_f64();
+        let rate = done as f64 / secs.max(1e-9);
+        let eta = if rate > 0.0 {
+            format!("{:.0}s", total.saturating_sub(done) as f64 / rate)
+        } else {
+            "?".into()
+        };
+        let table = p.table.lock().map(|t| t.clone()).unwrap_or_default();
+        eprint!("\r{table}: {done}/{total} rows, {rate:.0} rows/s, ETA {eta}    ");
+    }
+}
+
+pub async fn verify(args: &VerifyArgs) -> Result<(), CliError> {
+    let cfg = data_config(&args.plan, &args.domain)?;
+    let (source, target) = connect(&cfg, 6).await?;
+    let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables)
+        .await
+        .context("resolve the table mappings")?;
+    let opts = VerifyOptions {
+        chunk_rows: args.chunk_rows.unwrap_or(cfg.verify_chunk_rows).max(1),
+        recheck_delay: args.recheck_delay.unwrap_or(cfg.recheck_delay),
+        ..VerifyOptions::default()
+    };
+    let report = ficus_data::verify(&source, &target, &tables, &opts).await.context("verify")?;
+    source.close().await;
+    target.close().await;
+    if args.output == Output::Json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.is_equal() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            Exit::Refused,
+            anyhow!("{} difference(s) found", report.difference_count()),
+        ))
+    }
+}
