@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 
 use super::{AppState, BeginWrite, delete_error, insert_error, write_error};
+use crate::api::idempotency::{KeyStore, KeyedRequest};
 use crate::api::problem::with_retry;
 use crate::api::{
-    ApiJson, AuthoritativeId, Customer, CustomerInput, Id, Page, Paging, Problem, created,
+    Answer, ApiJson, AuthoritativeId, Customer, CustomerInput, Id, IdempotencyKey, Page, Paging,
+    Problem,
 };
 
 macro_rules! columns {
@@ -99,25 +99,29 @@ pub(super) async fn get(
 }
 
 /// `POST /customers` → 201 with the customer; 409 if `Ficus-Authoritative-Id` names an existing
-/// customer; 422 for an invalid body or unknown `support_rep_id`.
+/// customer; 422 for an invalid body or unknown `support_rep_id`. Honours `Idempotency-Key`.
 pub(super) async fn create(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     AuthoritativeId(asked): AuthoritativeId,
     ApiJson(input): ApiJson<CustomerInput>,
-) -> Result<Response, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    let id = with_retry(|| insert(&state, asked, &input)).await?;
-    Ok(created("/customers", id, input.into_customer(id)))
+    with_retry(|| insert(&state, key.as_ref(), asked, &input)).await
 }
 
 async fn insert(
     state: &AppState,
+    key: Option<&KeyedRequest>,
     asked: Option<i64>,
     input: &CustomerInput,
-) -> Result<i64, Problem> {
+) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         if let Some(rep) = input.support_rep_id
             && sqlx::query(EMPLOYEE_EXISTS).bind(rep).fetch_optional(&mut *tx).await?.is_none()
         {
@@ -149,26 +153,37 @@ async fn insert(
             .execute(&mut *tx)
             .await
             .map_err(|e| insert_error(e, "customer", id, asked.is_some()))?;
+        let answer = Answer::created("/customers", id, &input.clone().into_customer(id))?;
+        tx.record(key, &answer).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(answer)
     })
 }
 
 /// `PUT /customers/{id}` → 200 with the replaced customer; 404 if absent; 422 as for create.
+/// Honours `Idempotency-Key`.
 pub(super) async fn replace(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
     ApiJson(input): ApiJson<CustomerInput>,
-) -> Result<Json<Customer>, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    with_retry(|| update(&state, id, &input)).await?;
-    Ok(Json(input.into_customer(id)))
+    with_retry(|| update(&state, key.as_ref(), id, &input)).await
 }
 
-async fn update(state: &AppState, id: i64, input: &CustomerInput) -> Result<(), Problem> {
+async fn update(
+    state: &AppState,
+    key: Option<&KeyedRequest>,
+    id: i64,
+    input: &CustomerInput,
+) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("customer", id));
         }
@@ -194,24 +209,30 @@ async fn update(state: &AppState, id: i64, input: &CustomerInput) -> Result<(), 
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
+        let answer = Answer::ok(&input.clone().into_customer(id))?;
+        tx.record(key, &answer).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(answer)
     })
 }
 
-/// `DELETE /customers/{id}` → 204; 404 if absent; 409 if the customer has invoices.
+/// `DELETE /customers/{id}` → 204; 404 if absent; 409 if the customer has invoices. Honours
+/// `Idempotency-Key`.
 pub(super) async fn delete(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
-) -> Result<StatusCode, Problem> {
-    with_retry(|| remove(&state, id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Answer, Problem> {
+    with_retry(|| remove(&state, key.as_ref(), id)).await
 }
 
-async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
+async fn remove(state: &AppState, key: Option<&KeyedRequest>, id: i64) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("customer", id));
         }
@@ -223,8 +244,10 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
             .execute(&mut *tx)
             .await
             .map_err(|e| delete_error(e, "customer", id))?;
+        let answer = Answer::no_content();
+        tx.record(key, &answer).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(answer)
     })
 }
 

@@ -5,15 +5,14 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 
 use super::{AppState, BeginWrite, cents, delete_error, insert_error, timestamp, write_error};
+use crate::api::idempotency::{KeyStore, KeyedRequest};
 use crate::api::model::price_lines;
 use crate::api::problem::with_retry;
 use crate::api::{
-    ApiJson, AuthoritativeId, Cents, Id, Invoice, InvoiceInput, InvoiceLine, Page, Paging, Problem,
-    created,
+    Answer, ApiJson, AuthoritativeId, Cents, Id, IdempotencyKey, Invoice, InvoiceInput,
+    InvoiceLine, Page, Paging, Problem,
 };
 
 macro_rules! columns {
@@ -151,27 +150,27 @@ pub(super) async fn get(
 
 /// `POST /invoices` → 201 with the invoice; 409 if `Ficus-Authoritative-Id` names an existing
 /// invoice; 422 for an invalid body, an unknown customer or track, or a total above
-/// 99 999 999.99.
+/// 99 999 999.99. Honours `Idempotency-Key`.
 pub(super) async fn create(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     AuthoritativeId(asked): AuthoritativeId,
     ApiJson(input): ApiJson<InvoiceInput>,
-) -> Result<Response, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    let invoice = with_retry(|| write(&state, Write::Create { asked }, &input)).await?;
-    Ok(created("/invoices", invoice.id, invoice))
+    with_retry(|| write(&state, key.as_ref(), Write::Create { asked }, &input)).await
 }
 
 /// `PUT /invoices/{id}` → 200 with the invoice, header and lines replaced (lines get new ids,
-/// prices from the tracks now); 404 if absent; 422 as for create.
+/// prices from the tracks now); 404 if absent; 422 as for create. Honours `Idempotency-Key`.
 pub(super) async fn replace(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
     ApiJson(input): ApiJson<InvoiceInput>,
-) -> Result<Json<Invoice>, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    let invoice = with_retry(|| write(&state, Write::Replace { id }, &input)).await?;
-    Ok(Json(invoice))
+    with_retry(|| write(&state, key.as_ref(), Write::Replace { id }, &input)).await
 }
 
 #[derive(Clone, Copy)]
@@ -180,10 +179,18 @@ enum Write {
     Replace { id: i64 },
 }
 
-async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Invoice, Problem> {
+async fn write(
+    state: &AppState,
+    key: Option<&KeyedRequest>,
+    how: Write,
+    input: &InvoiceInput,
+) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         if let Write::Replace { id } = how
             && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none()
         {
@@ -280,8 +287,7 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
                 line_id += 1;
             }
         }
-        tx.commit().await?;
-        Ok(Invoice {
+        let invoice = Invoice {
             id,
             customer_id: customer,
             invoice_date: input.invoice_date,
@@ -292,23 +298,34 @@ async fn write(state: &AppState, how: Write, input: &InvoiceInput) -> Result<Inv
             billing_postal_code: input.billing_postal_code.clone(),
             total,
             lines,
-        })
+        };
+        let answer = match how {
+            Write::Create { .. } => Answer::created("/invoices", id, &invoice)?,
+            Write::Replace { .. } => Answer::ok(&invoice)?,
+        };
+        tx.record(key, &answer).await?;
+        tx.commit().await?;
+        Ok(answer)
     })
 }
 
-/// `DELETE /invoices/{id}` → 204, its lines deleted with it; 404 if absent.
+/// `DELETE /invoices/{id}` → 204, its lines deleted with it; 404 if absent. Honours
+/// `Idempotency-Key`.
 pub(super) async fn delete(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
-) -> Result<StatusCode, Problem> {
-    with_retry(|| remove(&state, id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Answer, Problem> {
+    with_retry(|| remove(&state, key.as_ref(), id)).await
 }
 
-async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
+async fn remove(state: &AppState, key: Option<&KeyedRequest>, id: i64) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("invoice", id));
         }
@@ -318,7 +335,9 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
             .execute(&mut *tx)
             .await
             .map_err(|e| delete_error(e, "invoice", id))?;
+        let answer = Answer::no_content();
+        tx.record(key, &answer).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(answer)
     })
 }

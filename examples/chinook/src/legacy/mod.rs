@@ -41,9 +41,11 @@ pub enum LegacyDb {
 }
 
 /// Opens an existing Chinook SQLite file (never creates one): WAL mode, 30 s busy timeout,
-/// foreign keys on, 8 connections.
+/// foreign keys on, 8 connections; adds the `idempotency_keys` table if missing (see
+/// [`crate::api::idempotency`]).
 ///
-/// Errors: the file is missing, cannot be opened, or has no `Customer` table.
+/// Errors: the file is missing, cannot be opened, has no `Customer` table, or the key table
+/// cannot be created.
 pub async fn open_sqlite(path: &Path) -> anyhow::Result<LegacyDb> {
     if !path.is_file() {
         bail!("legacy database {} does not exist", path.display());
@@ -53,13 +55,16 @@ pub async fn open_sqlite(path: &Path) -> anyhow::Result<LegacyDb> {
         .with_context(|| format!("opening {}", path.display()))?;
     let db = LegacyDb::Sqlite(pool);
     check_schema(&db).await.with_context(|| format!("checking {}", path.display()))?;
+    create_key_table(&db).await.with_context(|| format!("preparing {}", path.display()))?;
     Ok(db)
 }
 
 /// Opens a MariaDB/MySQL database holding the Chinook schema, e.g.
-/// `mysql://root@127.0.0.1:3306/Chinook` (16 connections).
+/// `mysql://root@127.0.0.1:3306/Chinook` (16 connections); adds the `idempotency_keys` table if
+/// missing (see [`crate::api::idempotency`]).
 ///
-/// Errors: the server is unreachable, the login fails, or the database has no `Customer` table.
+/// Errors: the server is unreachable, the login fails, the database has no `Customer` table, or
+/// the key table cannot be created (the user needs the `CREATE` privilege the first time).
 pub async fn open_mysql(url: &str) -> anyhow::Result<LegacyDb> {
     let pool = MySqlPoolOptions::new()
         .max_connections(16)
@@ -69,6 +74,7 @@ pub async fn open_mysql(url: &str) -> anyhow::Result<LegacyDb> {
         .context("connecting to MariaDB/MySQL")?;
     let db = LegacyDb::MySql(pool);
     check_schema(&db).await.context("checking the Chinook schema")?;
+    create_key_table(&db).await.context("creating the idempotency_keys table")?;
     Ok(db)
 }
 
@@ -96,8 +102,19 @@ async fn check_schema(db: &LegacyDb) -> Result<(), sqlx::Error> {
     on_engine!(db, |pool| sqlx::query(PROBE).fetch_one(pool).await.map(drop))
 }
 
+/// The Chinook schema as shipped plus the table of `Idempotency-Key`s, created if missing (the
+/// only addition the legacy service makes to the schema).
+async fn create_key_table(db: &LegacyDb) -> Result<(), sqlx::Error> {
+    use crate::api::idempotency::{MYSQL_TABLE, SQLITE_TABLE};
+    match db {
+        LegacyDb::Sqlite(pool) => sqlx::query(SQLITE_TABLE).execute(pool).await.map(drop),
+        LegacyDb::MySql(pool) => sqlx::query(MYSQL_TABLE).execute(pool).await.map(drop),
+    }
+}
+
 /// Builds the legacy service: `/customers`, `/invoices`, `/tracks` (list, get, create, replace,
-/// delete) and `/healthz`, all answering JSON or problem+json.
+/// delete) and `/healthz`, all answering JSON or problem+json. Creates, replaces and deletes
+/// honour `Idempotency-Key` (see [`crate::api::idempotency`]).
 pub fn router(db: LegacyDb) -> Router {
     let state = AppState { db, sqlite_writes: Arc::new(Mutex::new(())) };
     Router::new()

@@ -3,12 +3,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 
 use super::{AppState, BeginWrite, cents, delete_error, insert_error, write_error};
+use crate::api::idempotency::{KeyStore, KeyedRequest};
 use crate::api::problem::with_retry;
-use crate::api::{ApiJson, AuthoritativeId, Id, Page, Paging, Problem, Track, TrackInput, created};
+use crate::api::{
+    Answer, ApiJson, AuthoritativeId, Id, IdempotencyKey, Page, Paging, Problem, Track, TrackInput,
+};
 
 macro_rules! columns {
     () => {
@@ -77,15 +78,15 @@ pub(super) async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Jso
 }
 
 /// `POST /tracks` → 201 with the track; 409 if `Ficus-Authoritative-Id` names an existing track;
-/// 422 for an invalid body or an unknown album, media type or genre.
+/// 422 for an invalid body or an unknown album, media type or genre. Honours `Idempotency-Key`.
 pub(super) async fn create(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     AuthoritativeId(asked): AuthoritativeId,
     ApiJson(input): ApiJson<TrackInput>,
-) -> Result<Response, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    let id = with_retry(|| insert(&state, asked, &input)).await?;
-    Ok(created("/tracks", id, input.into_track(id)))
+    with_retry(|| insert(&state, key.as_ref(), asked, &input)).await
 }
 
 /// Checks inside `$tx` that the album, media type and genre of `$input` exist (422 if not).
@@ -113,10 +114,18 @@ macro_rules! check_references {
     };
 }
 
-async fn insert(state: &AppState, asked: Option<i64>, input: &TrackInput) -> Result<i64, Problem> {
+async fn insert(
+    state: &AppState,
+    key: Option<&KeyedRequest>,
+    asked: Option<i64>,
+    input: &TrackInput,
+) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         check_references!(tx, input);
         let id = match asked {
             Some(id) => {
@@ -140,26 +149,37 @@ async fn insert(state: &AppState, asked: Option<i64>, input: &TrackInput) -> Res
             .execute(&mut *tx)
             .await
             .map_err(|e| insert_error(e, "track", id, asked.is_some()))?;
+        let answer = Answer::created("/tracks", id, &input.clone().into_track(id))?;
+        tx.record(key, &answer).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(answer)
     })
 }
 
-/// `PUT /tracks/{id}` → 200 with the replaced track; 404 if absent; 422 as for create.
+/// `PUT /tracks/{id}` → 200 with the replaced track; 404 if absent; 422 as for create. Honours
+/// `Idempotency-Key`.
 pub(super) async fn replace(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
     ApiJson(input): ApiJson<TrackInput>,
-) -> Result<Json<Track>, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    with_retry(|| update(&state, id, &input)).await?;
-    Ok(Json(input.into_track(id)))
+    with_retry(|| update(&state, key.as_ref(), id, &input)).await
 }
 
-async fn update(state: &AppState, id: i64, input: &TrackInput) -> Result<(), Problem> {
+async fn update(
+    state: &AppState,
+    key: Option<&KeyedRequest>,
+    id: i64,
+    input: &TrackInput,
+) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("track", id));
         }
@@ -177,25 +197,30 @@ async fn update(state: &AppState, id: i64, input: &TrackInput) -> Result<(), Pro
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
+        let answer = Answer::ok(&input.clone().into_track(id))?;
+        tx.record(key, &answer).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(answer)
     })
 }
 
 /// `DELETE /tracks/{id}` → 204 (its playlist entries are removed too); 404 if absent; 409 if the
-/// track is on an invoice line.
+/// track is on an invoice line. Honours `Idempotency-Key`.
 pub(super) async fn delete(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
-) -> Result<StatusCode, Problem> {
-    with_retry(|| remove(&state, id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Answer, Problem> {
+    with_retry(|| remove(&state, key.as_ref(), id)).await
 }
 
-async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
+async fn remove(state: &AppState, key: Option<&KeyedRequest>, id: i64) -> Result<Answer, Problem> {
     let _guard = state.write_guard().await;
     on_engine!(&state.db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(answer) = tx.replay_or_claim(key).await? {
+            return Ok(answer);
+        }
         if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
             return Err(Problem::not_found("track", id));
         }
@@ -208,8 +233,10 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
             .execute(&mut *tx)
             .await
             .map_err(|e| delete_error(e, "track", id))?;
+        let answer = Answer::no_content();
+        tx.record(key, &answer).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(answer)
     })
 }
 

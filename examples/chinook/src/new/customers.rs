@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 
 use super::{AppState, delete_error, insert_error, write_error};
+use crate::api::idempotency::{KeyStore, KeyedRequest};
 use crate::api::problem::with_retry;
 use crate::api::{
-    ApiJson, AuthoritativeId, Customer, CustomerInput, Id, Page, Paging, Problem, created,
+    Answer, ApiJson, AuthoritativeId, Customer, CustomerInput, Id, IdempotencyKey, Page, Paging,
+    Problem,
 };
 
 macro_rules! columns {
@@ -94,20 +94,24 @@ pub(super) async fn get(
 /// customer; 422 for an invalid body.
 pub(super) async fn create(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     AuthoritativeId(asked): AuthoritativeId,
     ApiJson(input): ApiJson<CustomerInput>,
-) -> Result<Response, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    let id = with_retry(|| insert(&state, asked, &input)).await?;
-    Ok(created("/customers", id, input.into_customer(id)))
+    with_retry(|| insert(&state, key.as_ref(), asked, &input)).await
 }
 
 async fn insert(
     state: &AppState,
+    key: Option<&KeyedRequest>,
     asked: Option<i64>,
     input: &CustomerInput,
-) -> Result<i64, Problem> {
+) -> Result<Answer, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
+    if let Some(answer) = tx.replay_or_claim(key).await? {
+        return Ok(answer);
+    }
     if let Some(id) = asked
         && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some()
     {
@@ -130,23 +134,33 @@ async fn insert(
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "customer", asked))?;
+    let answer = Answer::created("/customers", id, &input.clone().into_customer(id))?;
+    tx.record(key, &answer).await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(answer)
 }
 
 /// `PUT /customers/{id}` → 200 with the replaced customer; 404 if absent; 422 as for create.
 pub(super) async fn replace(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
     ApiJson(input): ApiJson<CustomerInput>,
-) -> Result<Json<Customer>, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    with_retry(|| update(&state, id, &input)).await?;
-    Ok(Json(input.into_customer(id)))
+    with_retry(|| update(&state, key.as_ref(), id, &input)).await
 }
 
-async fn update(state: &AppState, id: i64, input: &CustomerInput) -> Result<(), Problem> {
+async fn update(
+    state: &AppState,
+    key: Option<&KeyedRequest>,
+    id: i64,
+    input: &CustomerInput,
+) -> Result<Answer, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
+    if let Some(answer) = tx.replay_or_claim(key).await? {
+        return Ok(answer);
+    }
     let done = sqlx::query(UPDATE)
         .bind(&input.first_name)
         .bind(&input.last_name)
@@ -167,21 +181,26 @@ async fn update(state: &AppState, id: i64, input: &CustomerInput) -> Result<(), 
     if done.rows_affected() == 0 {
         return Err(Problem::not_found("customer", id));
     }
+    let answer = Answer::ok(&input.clone().into_customer(id))?;
+    tx.record(key, &answer).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(answer)
 }
 
 /// `DELETE /customers/{id}` → 204; 404 if absent; 409 if the customer has invoices.
 pub(super) async fn delete(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
-) -> Result<StatusCode, Problem> {
-    with_retry(|| remove(&state, id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Answer, Problem> {
+    with_retry(|| remove(&state, key.as_ref(), id)).await
 }
 
-async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
+async fn remove(state: &AppState, key: Option<&KeyedRequest>, id: i64) -> Result<Answer, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
+    if let Some(answer) = tx.replay_or_claim(key).await? {
+        return Ok(answer);
+    }
     if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
         return Err(Problem::not_found("customer", id));
     }
@@ -193,6 +212,8 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
         .execute(&mut *tx)
         .await
         .map_err(|e| delete_error(e, "customer", id))?;
+    let answer = Answer::no_content();
+    tx.record(key, &answer).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(answer)
 }

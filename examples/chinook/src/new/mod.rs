@@ -35,7 +35,8 @@ pub async fn open(path: &Path, chinook_sqlite: &Path) -> anyhow::Result<SqlitePo
     Ok(pool)
 }
 
-/// Creates the schema (migrations; already-applied ones are skipped) and, if `customers`,
+/// Creates the schema (migrations, including the `idempotency_keys` table; already-applied ones
+/// are skipped) and, if `customers`,
 /// `invoices`, `invoice_lines` and `tracks` are all empty, imports the Chinook data from the
 /// SQLite file `chinook_sqlite` (opened read-only) in one transaction: money to cents, dates to
 /// `YYYY-MM-DDTHH:MM:SSZ`, ids kept. Idempotent.
@@ -51,7 +52,8 @@ pub async fn init(pool: &SqlitePool, chinook_sqlite: &Path) -> anyhow::Result<()
 }
 
 /// Builds the new service: `/customers`, `/invoices`, `/tracks` (list, get, create, replace,
-/// delete) and `/healthz`, all answering JSON or problem+json.
+/// delete) and `/healthz`, all answering JSON or problem+json. Creates, replaces and deletes
+/// honour `Idempotency-Key` (see [`crate::api::idempotency`]).
 pub fn router(pool: SqlitePool) -> Router {
     let state = AppState { pool, writes: Arc::new(Mutex::new(())) };
     Router::new()

@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
 
 use super::{AppState, delete_error, insert_error, write_error};
+use crate::api::idempotency::{KeyStore, KeyedRequest};
 use crate::api::problem::with_retry;
 use crate::api::{
-    ApiJson, AuthoritativeId, Cents, Id, Page, Paging, Problem, Track, TrackInput, created,
+    Answer, ApiJson, AuthoritativeId, Cents, Id, IdempotencyKey, Page, Paging, Problem, Track,
+    TrackInput,
 };
 
 macro_rules! columns {
@@ -73,16 +73,24 @@ pub(super) async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Jso
 /// 422 for an invalid body.
 pub(super) async fn create(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     AuthoritativeId(asked): AuthoritativeId,
     ApiJson(input): ApiJson<TrackInput>,
-) -> Result<Response, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    let id = with_retry(|| insert(&state, asked, &input)).await?;
-    Ok(created("/tracks", id, input.into_track(id)))
+    with_retry(|| insert(&state, key.as_ref(), asked, &input)).await
 }
 
-async fn insert(state: &AppState, asked: Option<i64>, input: &TrackInput) -> Result<i64, Problem> {
+async fn insert(
+    state: &AppState,
+    key: Option<&KeyedRequest>,
+    asked: Option<i64>,
+    input: &TrackInput,
+) -> Result<Answer, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
+    if let Some(answer) = tx.replay_or_claim(key).await? {
+        return Ok(answer);
+    }
     if let Some(id) = asked
         && sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_some()
     {
@@ -101,23 +109,33 @@ async fn insert(state: &AppState, asked: Option<i64>, input: &TrackInput) -> Res
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "track", asked))?;
+    let answer = Answer::created("/tracks", id, &input.clone().into_track(id))?;
+    tx.record(key, &answer).await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(answer)
 }
 
 /// `PUT /tracks/{id}` → 200 with the replaced track; 404 if absent; 422 as for create.
 pub(super) async fn replace(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
     ApiJson(input): ApiJson<TrackInput>,
-) -> Result<Json<Track>, Problem> {
+) -> Result<Answer, Problem> {
     input.validate()?;
-    with_retry(|| update(&state, id, &input)).await?;
-    Ok(Json(input.into_track(id)))
+    with_retry(|| update(&state, key.as_ref(), id, &input)).await
 }
 
-async fn update(state: &AppState, id: i64, input: &TrackInput) -> Result<(), Problem> {
+async fn update(
+    state: &AppState,
+    key: Option<&KeyedRequest>,
+    id: i64,
+    input: &TrackInput,
+) -> Result<Answer, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
+    if let Some(answer) = tx.replay_or_claim(key).await? {
+        return Ok(answer);
+    }
     let done = sqlx::query(UPDATE)
         .bind(&input.name)
         .bind(input.album_id)
@@ -134,21 +152,26 @@ async fn update(state: &AppState, id: i64, input: &TrackInput) -> Result<(), Pro
     if done.rows_affected() == 0 {
         return Err(Problem::not_found("track", id));
     }
+    let answer = Answer::ok(&input.clone().into_track(id))?;
+    tx.record(key, &answer).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(answer)
 }
 
 /// `DELETE /tracks/{id}` → 204; 404 if absent; 409 if the track is on an invoice line.
 pub(super) async fn delete(
     State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
     Id(id): Id,
-) -> Result<StatusCode, Problem> {
-    with_retry(|| remove(&state, id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Answer, Problem> {
+    with_retry(|| remove(&state, key.as_ref(), id)).await
 }
 
-async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
+async fn remove(state: &AppState, key: Option<&KeyedRequest>, id: i64) -> Result<Answer, Problem> {
     let (_guard, mut tx) = state.begin_write().await?;
+    if let Some(answer) = tx.replay_or_claim(key).await? {
+        return Ok(answer);
+    }
     if sqlx::query(EXISTS).bind(id).fetch_optional(&mut *tx).await?.is_none() {
         return Err(Problem::not_found("track", id));
     }
@@ -160,6 +183,8 @@ async fn remove(state: &AppState, id: i64) -> Result<(), Problem> {
         .execute(&mut *tx)
         .await
         .map_err(|e| delete_error(e, "track", id))?;
+    let answer = Answer::no_content();
+    tx.record(key, &answer).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(answer)
 }
