@@ -4,6 +4,7 @@
 pub mod admin;
 mod control;
 mod findings;
+pub mod queue;
 mod shadow_sync;
 mod store;
 

@@ -50,6 +50,9 @@ pub struct AuditEntry {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// One connection with `synchronous = FULL`: every commit of the write queue is on disk
+    /// before a write is acknowledged (one sync per batch, see `queue::EmbeddedQueue`).
+    queue_pool: SqlitePool,
     path: PathBuf,
 }
 
@@ -72,18 +75,27 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
-        Ok(Store { pool, path: path.to_owned() })
+        let queue_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.synchronous(SqliteSynchronous::Full))
+            .await
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        Ok(Store { pool, queue_pool, path: path.to_owned() })
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    pub(crate) fn queue_pool(&self) -> &SqlitePool {
+        &self.queue_pool
     }
 
     /// The file behind the store.
@@ -272,6 +284,7 @@ impl Store {
 
     /// Close the pool, flushing the WAL.
     pub async fn close(&self) {
+        self.queue_pool.close().await;
         self.pool.close().await;
     }
 }

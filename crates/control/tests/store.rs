@@ -228,3 +228,82 @@ async fn known_differences_are_audited_both_ways() {
     assert_eq!(actions, ["unknown-difference", "known-difference", "init"]);
     assert_eq!(audit[1].detail["field"], "/total");
 }
+
+fn write(id: &str, entity: &str, unreplayable: Option<&str>) -> ficus_gateway::replay::WriteEntry {
+    ficus_gateway::replay::WriteEntry {
+        id: id.into(),
+        domain: "invoices".into(),
+        route: "/invoices/{id}".into(),
+        key: entity.into(),
+        method: "PUT".into(),
+        target: format!("/invoices/{entity}"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: bytes::Bytes::from_static(b"{}"),
+        to: ficus_model::Side::New,
+        authoritative_id: None,
+        accepted_at_ms: 1_000,
+        unreplayable: unreplayable.map(str::to_owned),
+    }
+}
+
+/// The queue hands out one write per entity at a time, in order; dead letters can be retried
+/// (ahead of later writes of their entity) or discarded, and both are audited.
+#[tokio::test]
+async fn write_queue_orders_per_entity_and_keeps_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(dir.path());
+    let store = Store::open(&plan.state_path).await.unwrap();
+    let entries = [
+        write("w-1", "7", None),
+        write("w-2", "7", None),
+        write("w-3", "8", None),
+        write("w-4", "9", Some("body lost")),
+    ];
+    store.append_writes(&entries, 1_000).await.unwrap();
+    let ready = store.ready_writes(2_000, 10, &[]).await.unwrap();
+    let ids: Vec<_> = ready.iter().map(|p| p.entry.id.as_str()).collect();
+    assert_eq!(ids, ["w-1", "w-3"], "one per entity, oldest first; the unreplayable one is dead");
+    assert_eq!(ready[0].entry, entries[0]);
+    let busy = [("invoices".to_owned(), "7".to_owned())];
+    let ids: Vec<_> = store
+        .ready_writes(2_000, 10, &busy)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.entry.id)
+        .collect();
+    assert_eq!(ids, ["w-3"], "an entity being delivered is skipped");
+
+    store.write_delivered(ready[1].seq, "invoices").await.unwrap();
+    store
+        .write_failed(ready[0].seq, "invoices", "new answered 404", Some(404), 5_000, true)
+        .await
+        .unwrap();
+    let ids: Vec<_> =
+        store.ready_writes(2_000, 10, &[]).await.unwrap().into_iter().map(|p| p.entry.id).collect();
+    assert_eq!(ids, ["w-2"], "a dead letter no longer holds its entity back");
+    let stats = store.queue_stats("invoices", 3_000).await.unwrap();
+    assert_eq!(
+        (stats.depth, stats.dead, stats.succeeded, stats.replayed, stats.dead_lettered),
+        (1, 2, 1, 2, 2)
+    );
+    assert!((stats.lag_seconds - 2.0).abs() < 1e-9, "{stats:?}");
+    let dead = store.dead_letters("invoices", 10).await.unwrap();
+    assert_eq!(dead.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["w-1", "w-4"]);
+    assert_eq!((dead[0].last_status, dead[0].attempts), (Some(404), 1));
+    assert_eq!(dead[1].last_error.as_deref(), Some("body lost"));
+
+    assert!(store.retry_dead_letter("w-1", "ana", "customer 7 exists now", 4_000).await.unwrap());
+    assert!(!store.retry_dead_letter("w-1", "ana", "again", 4_000).await.unwrap());
+    let ids: Vec<_> =
+        store.ready_writes(4_000, 10, &[]).await.unwrap().into_iter().map(|p| p.entry.id).collect();
+    assert_eq!(ids, ["w-1"], "a retried write goes before later writes of its entity");
+    assert!(store.discard_dead_letter("w-4", "bo", "covered by the backfill").await.unwrap());
+    assert_eq!(store.dead_letter("w-4").await.unwrap(), None);
+    let stats = store.queue_stats("invoices", 4_000).await.unwrap();
+    assert_eq!((stats.dead, stats.discarded), (0, 1));
+    let audit = store.audit(Some("invoices"), 10).await.unwrap();
+    let actions: Vec<_> = audit.iter().map(|e| e.action.as_str()).take(2).collect();
+    assert_eq!(actions, ["write-discard", "write-retry"]);
+    assert_eq!(audit[1].detail["write"], "w-1");
+}

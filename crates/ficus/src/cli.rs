@@ -140,12 +140,40 @@ pub enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Show a domain's replayed writes: queue depth, replay lag, replayed, succeeded and
+    /// dead-lettered counts, and the dead letters. Or act on one dead letter.
+    #[command(args_conflicts_with_subcommands = true)]
+    Writes {
+        /// The domain (when no action is given).
+        domain: Option<String>,
+        #[command(subcommand)]
+        action: Option<WritesAction>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Run the Chinook demo: two real services, the gateway, live load, all five phases.
     Demo(DemoArgs),
     /// Copy a domain's tables from its source database to its target (resumable).
     Backfill(crate::data_cmd::BackfillArgs),
     /// Compare a domain's tables between source and target; exit 3 on differences.
     Verify(crate::data_cmd::VerifyArgs),
+}
+
+/// Acting on one dead letter of the write queue (audited).
+#[derive(Debug, Subcommand)]
+pub enum WritesAction {
+    /// Queue the write again; it is delivered before later writes of its entity.
+    Retry {
+        id: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Drop the write for good (the secondary will not get it; verify and repair will).
+    Discard {
+        id: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
 }
 
 /// What `ficus diffs DOMAIN` does besides the report.

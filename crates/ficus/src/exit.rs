@@ -6,6 +6,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Failure = 1,
+    Usage = 2,
     Refused = 3,
     NotAuthorised = 4,
     InvalidPlan = 5,

@@ -12,6 +12,7 @@ mod logging;
 mod serve;
 mod server;
 mod telemetry;
+mod writes;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -72,6 +73,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             logging::init("warn");
             data_cmd::verify(&args).await
         }
+        Command::Writes { domain, action, admin } => writes::run(domain, action, &admin).await,
         Command::Demo(args) => {
             logging::init("warn");
             demo::run(&args).await

@@ -3,9 +3,11 @@
 
 use anyhow::Context;
 use ficus_control::admin::{self, AdminState};
+use ficus_control::queue::{EmbeddedQueue, Relay};
 use ficus_control::{Control, Store};
+use ficus_gateway::replay::WriteQueue;
 use ficus_gateway::{Gateway, workers};
-use ficus_model::{Plan, TokenSource};
+use ficus_model::{Plan, QueueBackend, TokenSource};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +35,10 @@ pub struct Server {
     gateway: workers::Workers,
     admin_task: JoinHandle<std::io::Result<()>>,
     reconcile_task: JoinHandle<()>,
+    /// Stops the relay once the gateway has drained (writes accepted while draining are queued
+    /// too); what is still queued stays on disk for the next start.
+    stop_relay: watch::Sender<bool>,
+    relay_task: JoinHandle<()>,
 }
 
 /// Read the admin token from where the plan says.
@@ -95,8 +101,26 @@ pub async fn start(
     let (stop, stop_rx) = watch::channel(false);
     let draining = Arc::new(AtomicBool::new(false));
 
+    let appended = Arc::new(tokio::sync::Notify::new());
+    let queue: Arc<dyn WriteQueue> = match &plan.write_queue.backend {
+        QueueBackend::Embedded => {
+            Arc::new(EmbeddedQueue::start(control.store().clone(), Arc::clone(&appended)))
+        }
+        QueueBackend::Nats { .. } => anyhow::bail!(
+            "write_queue.backend = \"nats\" is not available in this build yet; use \"embedded\""
+        ),
+    };
+    let (stop_relay, relay_rx) = watch::channel(false);
+    let relay = Relay::new(
+        control.store().clone(),
+        ficus_gateway::Upstreams::from_plan(&plan),
+        plan.write_queue.clone(),
+        appended,
+    );
+    let relay_task = tokio::spawn(relay.run(stopped(relay_rx)));
+
     let handle = control.handle();
-    let make = || Gateway::from_plan(Arc::clone(&handle), &plan);
+    let make = || Gateway::from_plan(Arc::clone(&handle), &plan).with_queue(Arc::clone(&queue));
     let gateway = workers::start(
         gateway_listener,
         worker_count(&plan),
@@ -130,6 +154,8 @@ pub async fn start(
         gateway,
         admin_task,
         reconcile_task,
+        stop_relay,
+        relay_task,
     })
 }
 
@@ -149,6 +175,8 @@ impl Server {
             tokio::task::spawn_blocking(move || workers.join()).await.context("gateway workers")?;
         let admin = self.admin_task.await.context("admin task")?;
         self.reconcile_task.await.context("reconcile task")?;
+        let _ = self.stop_relay.send(true);
+        self.relay_task.await.context("relay task")?;
         // Examples found since the last tick go to the store before it closes.
         if let Err(e) = self.control.sync_shadow().await {
             tracing::warn!(error = %e, "storing the last shadow findings failed");

@@ -6,12 +6,13 @@ use crate::headers::{self, ClientAddr};
 use crate::metrics::{Outcome, RequestMetrics};
 use crate::pool::PoolError;
 use crate::problem;
+use crate::replay::{AppendOutcome, WriteEntry, WriteQueue};
 use crate::shadow::{Job, RequestTee, Shadower, TeeBody};
 use crate::sticky;
 use crate::table::{RoutingTable, SnapshotHandle};
 use crate::upstream::{UpstreamClient, Upstreams};
 use bytes::Bytes;
-use ficus_model::{Bucket, Percent, Side, Unmatched, decide};
+use ficus_model::{Bucket, Percent, Side, SyncMode, Unmatched, decide};
 use http::{Request, Response, Version, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
@@ -27,6 +28,72 @@ pub struct Gateway {
     max_body_bytes: u64,
     /// Per plan domain, in plan order.
     shadows: Vec<Shadower>,
+    /// Per plan domain: how writes are replayed (sync mode, and per route the id pointer and
+    /// key parameter).
+    replay: Vec<DomainReplay>,
+    /// Where accepted writes go; `None` replays nothing.
+    queue: Option<Arc<dyn WriteQueue>>,
+}
+
+#[derive(Debug)]
+struct DomainReplay {
+    sync: SyncMode,
+    /// Per route of the domain: (id_pointer, key parameter).
+    routes: Vec<(Option<String>, Option<String>)>,
+}
+
+/// A write to replay once the authoritative side accepts it.
+struct PlannedReplay {
+    to: Side,
+    domain: usize,
+    domain_name: String,
+    route: usize,
+    template: String,
+    /// The key parameter's value, if the route has one.
+    key: Option<String>,
+}
+
+/// What a replay needs from the client's request, taken before it is forwarded.
+struct ReplayRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    /// The body as the primary read it; `None` for a request without a body.
+    body: Option<oneshot::Receiver<Option<Bytes>>>,
+}
+
+impl ReplayRequest {
+    /// The request as forwarded, minus what each delivery sets itself.
+    fn of(parts: &http::request::Parts) -> ReplayRequest {
+        let skip = |name: &header::HeaderName| {
+            name == header::HOST
+                || name == header::CONTENT_LENGTH
+                || name == header::TRANSFER_ENCODING
+                || name.as_str() == "idempotency-key"
+                || name.as_str().starts_with("ficus-")
+        };
+        ReplayRequest {
+            method: parts.method.to_string(),
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            headers: parts
+                .headers
+                .iter()
+                .filter(|(n, _)| !skip(n))
+                .map(|(n, v)| {
+                    (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+                })
+                .collect(),
+            body: None,
+        }
+    }
+}
+
+fn has_body(headers: &http::HeaderMap) -> bool {
+    headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
+        || headers.contains_key(header::TRANSFER_ENCODING)
 }
 
 /// Where the copy of a repeatable request's body goes (`None` if it could not be kept whole).
@@ -39,12 +106,27 @@ struct Route<'t> {
     domain: &'t str,
     /// The plan domain's index, the matched template, and whether the route may be sent twice.
     matched: Option<(usize, &'t str, bool)>,
+    /// Set for a write of a domain kept in sync by replay, in a phase that syncs.
+    replay: Option<PlannedReplay>,
 }
 
 impl Gateway {
     /// A gateway reading snapshots from `table`, without shadow reads.
     pub fn new(table: SnapshotHandle, upstreams: Upstreams, max_body_bytes: u64) -> Gateway {
-        Gateway { table, upstreams, max_body_bytes, shadows: Vec::new() }
+        Gateway {
+            table,
+            upstreams,
+            max_body_bytes,
+            shadows: Vec::new(),
+            replay: Vec::new(),
+            queue: None,
+        }
+    }
+
+    /// Replay accepted writes through `queue` (domains with `sync = "replay"`).
+    pub fn with_queue(mut self, queue: Arc<dyn WriteQueue>) -> Gateway {
+        self.queue = Some(queue);
+        self
     }
 
     /// A gateway for `plan`: its upstreams, body limit and every domain's shadow settings.
@@ -54,6 +136,19 @@ impl Gateway {
             upstreams: Upstreams::from_plan(plan),
             max_body_bytes: plan.listener.max_body_bytes,
             shadows: plan.domains.iter().map(|d| Shadower::new(&d.name, &d.shadow)).collect(),
+            replay: plan
+                .domains
+                .iter()
+                .map(|d| DomainReplay {
+                    sync: d.sync,
+                    routes: d
+                        .routes
+                        .iter()
+                        .map(|r| (r.id_pointer.clone(), r.key.clone()))
+                        .collect(),
+                })
+                .collect(),
+            queue: None,
         }
     }
 
@@ -67,6 +162,7 @@ impl Gateway {
         route: &Route<'_>,
         parts: &http::request::Parts,
         primary: Side,
+        body_taken: bool,
     ) -> Option<(&Shadower, Job, usize, Option<BodyCopy>)> {
         let (di, template, repeatable) = route.matched?;
         let shadower = self.shadows.get(di)?;
@@ -82,9 +178,11 @@ impl Gateway {
         if !(sampled && (read || repeatable) && eligible) {
             return None;
         }
-        let bodiless =
-            parts.headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0")
-                && !parts.headers.contains_key(header::TRANSFER_ENCODING);
+        let bodiless = !has_body(&parts.headers);
+        if !bodiless && body_taken {
+            // The body's copy goes to the write queue; a shadow of this write is left out.
+            return None;
+        }
         let cap = shadower.findings().rules().for_route(template).max_compared_bytes();
         let (body_tx, body_rx) = if bodiless {
             (None, None)
@@ -109,6 +207,107 @@ impl Gateway {
         Some((shadower, job, cap, body_tx))
     }
 
+    /// Steps 1 and 2, match and decide: the domain, the primary, and whether an accepted write is replayed.
+    fn route<'t>(&self, snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<'t> {
+        let method = parts.method.as_str();
+        let Some(m) = snapshot.routes.lookup(method, parts.uri.path()) else {
+            return Route {
+                metrics: &snapshot.unmatched_metrics,
+                primary: match snapshot.unmatched {
+                    Unmatched::Forward(side) => Some(side),
+                    Unmatched::Reject => None,
+                },
+                domain: "unmatched",
+                matched: None,
+                replay: None,
+            };
+        };
+        let d = &snapshot.domains[m.domain];
+        let bucket =
+            sticky::bucket(d.sticky.as_ref(), &parts.headers, parts.uri.query(), &m.params);
+        let decision = decide(d.state.phase, method, bucket, d.state.read_new_percent);
+        let replay = match (&self.queue, self.replay.get(m.domain), d.state.phase.synced()) {
+            (Some(_), Some(r), Some(to)) if !decision.read && r.sync == SyncMode::Replay => {
+                let key_name = r.routes.get(m.route).and_then(|(_, k)| k.as_deref());
+                let key = match key_name {
+                    Some(name) => m.params.iter().find(|(n, _)| *n == name),
+                    None => m.params.last(),
+                };
+                Some(PlannedReplay {
+                    to,
+                    domain: m.domain,
+                    domain_name: d.name.clone(),
+                    route: m.route,
+                    template: m.template.to_owned(),
+                    key: key.map(|(_, v)| (*v).to_owned()),
+                })
+            }
+            _ => None,
+        };
+        Route {
+            metrics: &d.metrics,
+            primary: Some(decision.primary),
+            domain: &d.name,
+            matched: Some((m.domain, m.template, m.repeatable)),
+            replay,
+        }
+    }
+
+    /// Step 4, enqueue: hand an accepted write to the write queue and wait until it is durable;
+    /// the answer's body is read first when the route names an `id_pointer`.
+    async fn enqueue(
+        &self,
+        plan: PlannedReplay,
+        request: ReplayRequest,
+        resp: Response<Body>,
+    ) -> Response<Body> {
+        let Some(queue) = &self.queue else { return resp };
+        let (parts, body) = resp.into_parts();
+        let replay = self.replay.get(plan.domain);
+        let pointer = replay.and_then(|r| r.routes.get(plan.route)).and_then(|(p, _)| p.as_deref());
+        let (id, body) = match pointer {
+            Some(p) => crate::replay::authoritative_id(body, p).await,
+            None => (None, body),
+        };
+        let domain = plan.domain_name.as_str();
+        let wait = self.upstreams.get(plan.to.other()).request_timeout;
+        let (req_body, unreplayable) = match request.body {
+            None => (Bytes::new(), None),
+            Some(rx) => match tokio::time::timeout(wait, rx).await {
+                Ok(Ok(Some(b))) => (b, None),
+                _ => (
+                    Bytes::new(),
+                    Some(
+                        "the request body was not read whole by the authoritative side".to_owned(),
+                    ),
+                ),
+            },
+        };
+        let entry = WriteEntry {
+            id: crate::replay::new_write_id(),
+            domain: plan.domain_name.clone(),
+            route: plan.template,
+            key: plan.key.or_else(|| id.clone()).unwrap_or_default(),
+            method: request.method,
+            target: request.target,
+            headers: request.headers,
+            body: req_body,
+            to: plan.to,
+            authoritative_id: id,
+            accepted_at_ms: crate::replay::now_ms(),
+            unreplayable,
+        };
+        let write_id = entry.id.clone();
+        match queue.append(entry).await {
+            Ok(()) => crate::replay::count(domain, AppendOutcome::Queued),
+            Err(e) => {
+                crate::replay::count(domain, AppendOutcome::Failed);
+                tracing::error!(domain, write_id, error = %e, "accepted write not queued: the secondary will miss it until a backfill or repair");
+            }
+        }
+        Response::from_parts(parts, body)
+    }
+
     /// Serve one request. Never fails: a failure becomes a problem+json answer.
     pub async fn handle<B>(&self, req: Request<B>, client: &ClientAddr) -> Response<Body>
     where
@@ -122,7 +321,7 @@ impl Gateway {
         let request_id = headers::ensure_request_id(&mut parts.headers);
 
         // 1. match, 2. decide
-        let route = route(&snapshot, &parts);
+        let route = self.route(&snapshot, &parts);
         if let Err(failure) = check_target(&parts) {
             route.metrics.record(None, Outcome::Rejected, start.elapsed());
             return problem::response(&failure, &request_id);
@@ -150,11 +349,23 @@ impl Gateway {
 
         rewrite_request_headers(&mut parts, client);
         // 5. shadow: sent beside the primary; it gets the primary's answer when that is done.
+        // 4. enqueue (prepared): keep what a replay of this write needs.
+        let mut replay_request = route.replay.as_ref().map(|_| ReplayRequest::of(&parts));
         let mut body_copy = None;
-        let shadow = self.shadow_job(&snapshot, &route, &parts, primary).and_then(
+        if let Some(r) = replay_request.as_mut()
+            && has_body(&parts.headers)
+        {
+            let (tx, rx) = oneshot::channel();
+            r.body = Some(rx);
+            body_copy = Some((usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX), tx));
+        }
+        let body_taken = body_copy.is_some();
+        let shadow = self.shadow_job(&snapshot, &route, &parts, primary, body_taken).and_then(
             |(shadower, job, cap, body_tx)| {
                 let done = shadower.start(&self.upstreams, job)?;
-                body_copy = body_tx.map(|tx| (cap, tx));
+                if let Some(tx) = body_tx {
+                    body_copy = Some((cap, tx));
+                }
                 Some((cap, done))
             },
         );
@@ -165,9 +376,14 @@ impl Gateway {
             Some((cap, tx)) => self.forward(upstream, parts, RequestTee::new(body, cap, tx)).await,
             None => self.forward(upstream, parts, body).await,
         };
-        let elapsed = start.elapsed();
         match result {
             Ok(mut resp) => {
+                if let (Some(plan), Some(request)) = (route.replay, replay_request)
+                    && resp.status().is_success()
+                {
+                    resp = self.enqueue(plan, request, resp).await;
+                }
+                let elapsed = start.elapsed();
                 let outcome = Outcome::of_status(resp.status().as_u16());
                 route.metrics.record(Some(primary), outcome, elapsed);
                 resp.headers_mut().insert(headers::X_REQUEST_ID, request_id);
@@ -180,6 +396,7 @@ impl Gateway {
                 resp
             }
             Err(failure) => {
+                let elapsed = start.elapsed();
                 let outcome = match failure {
                     Failure::UpstreamTimeout { .. } => Outcome::Timeout,
                     Failure::BodyTooLarge { .. }
@@ -293,33 +510,6 @@ fn is_dot_segment(seg: &str) -> bool {
         dots += 1;
     }
     dots <= 2
-}
-
-fn route<'t>(snapshot: &'t RoutingTable, parts: &http::request::Parts) -> Route<'t> {
-    let method = parts.method.as_str();
-    match snapshot.routes.lookup(method, parts.uri.path()) {
-        Some(m) => {
-            let d = &snapshot.domains[m.domain];
-            let bucket =
-                sticky::bucket(d.sticky.as_ref(), &parts.headers, parts.uri.query(), &m.params);
-            let decision = decide(d.state.phase, method, bucket, d.state.read_new_percent);
-            Route {
-                metrics: &d.metrics,
-                primary: Some(decision.primary),
-                domain: &d.name,
-                matched: Some((m.domain, m.template, m.repeatable)),
-            }
-        }
-        None => Route {
-            metrics: &snapshot.unmatched_metrics,
-            primary: match snapshot.unmatched {
-                Unmatched::Forward(side) => Some(side),
-                Unmatched::Reject => None,
-            },
-            domain: "unmatched",
-            matched: None,
-        },
-    }
 }
 
 /// An error while reading the client's request body (over the limit, malformed chunking, cut

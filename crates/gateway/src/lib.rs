@@ -1,9 +1,9 @@
 //! The Ficus data plane: a hyper listener that matches each request to a domain, decides the
 //! primary from the latest [`RoutingTable`] snapshot, and streams the request to it.
 //!
-//! The request path, in order (DESIGN.md): match → decide → forward → record. Enqueue and
-//! shadow come with later issues. The hot path only reads the latest snapshot; it never waits on
-//! the control plane.
+//! The request path, in order (DESIGN.md): match → decide → forward → enqueue (an accepted
+//! write, to the write queue) → shadow (a sampled read, to the secondary) → record. The hot path
+//! only reads the latest snapshot; it never waits on the control plane or the secondary.
 
 mod body;
 mod error;
@@ -13,6 +13,7 @@ mod ids;
 mod metrics;
 mod pool;
 mod problem;
+pub mod replay;
 mod server;
 pub mod shadow;
 mod sticky;

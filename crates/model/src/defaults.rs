@@ -40,3 +40,15 @@ pub const BACKFILL_CHUNK_ROWS: u64 = 5_000;
 pub const VERIFY_CHUNK_ROWS: u64 = 10_000;
 /// How long verify waits before re-checking suspect rows (so lag is not called drift).
 pub const VERIFY_RECHECK_DELAY: Duration = Duration::from_secs(2);
+
+/// Deliveries of one replayed write before it becomes a dead letter (with the backoff below,
+/// about two minutes of retrying).
+pub const REPLAY_MAX_ATTEMPTS: u32 = 15;
+/// Wait before the second delivery attempt; doubled each time, with full jitter.
+pub const REPLAY_BACKOFF_INITIAL: Duration = Duration::from_millis(100);
+/// Longest wait between two delivery attempts.
+pub const REPLAY_BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Replayed writes of different entities delivered at once.
+pub const REPLAY_CONCURRENCY: usize = 16;
+/// The JetStream stream of the write queue.
+pub const NATS_STREAM: &str = "FICUS_WRITES";

@@ -14,7 +14,8 @@ pub use phase::{
     Phase, PhaseParseError, RollbackTarget, Transition, TransitionError, TransitionKind,
 };
 pub use plan::{
-    Domain, Plan, PlanError, Route, ShadowConfig, StickyKey, TokenSource, Unmatched, Upstream,
+    Domain, Plan, PlanError, QueueBackend, Route, ShadowConfig, StickyKey, SyncMode, TokenSource,
+    Unmatched, Upstream, WriteQueueConfig,
 };
 pub use routing::{Bucket, Decision, Percent, RouteMatch, RouteTable, decide};
 pub use side::Side;

@@ -139,13 +139,15 @@ pub struct RouteMatch<'t, 'p> {
     pub params: Vec<(&'t str, &'p str)>,
     /// The route may be sent twice (shadowed) whatever its method.
     pub repeatable: bool,
+    /// Index of the route in its domain's `routes`.
+    pub route: usize,
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
     template: String,
-    /// (methods or None for any, domain index, repeatable), in plan order.
-    owners: Vec<(Option<Vec<String>>, usize, bool)>,
+    /// (methods or None for any, domain index, repeatable, route index), in plan order.
+    owners: Vec<(Option<Vec<String>>, usize, bool, usize)>,
 }
 
 /// Route templates of every domain compiled into one radix tree (matchit). Built once per plan;
@@ -189,7 +191,7 @@ impl RouteTable {
         let mut router = matchit::Router::new();
         let mut entries: Vec<Entry> = Vec::new();
         for (di, domain) in domains.iter().enumerate() {
-            for route in &domain.routes {
+            for (ri, route) in domain.routes.iter().enumerate() {
                 let idx = match entries.iter().position(|e| e.template == route.path) {
                     Some(i) => i,
                     None => {
@@ -204,7 +206,7 @@ impl RouteTable {
                     }
                 };
                 let entry = &mut entries[idx];
-                for (methods, other, _) in &entry.owners {
+                for (methods, other, _, _) in &entry.owners {
                     if let Some(method) = overlap(methods.as_deref(), route.methods.as_deref()) {
                         return Err(RouteConflict::Overlap {
                             template: route.path.clone(),
@@ -215,7 +217,7 @@ impl RouteTable {
                         });
                     }
                 }
-                entry.owners.push((route.methods.clone(), di, route.repeatable));
+                entry.owners.push((route.methods.clone(), di, route.repeatable, ri));
             }
         }
         Ok(RouteTable { router, entries })
@@ -225,15 +227,17 @@ impl RouteTable {
     pub fn lookup<'t, 'p>(&'t self, method: &str, path: &'p str) -> Option<RouteMatch<'t, 'p>> {
         let m = self.router.at(path).ok()?;
         let entry = &self.entries[*m.value];
-        let (domain, repeatable) = entry.owners.iter().find_map(|(methods, di, repeatable)| {
-            let hit = methods.as_ref().is_none_or(|ms| ms.iter().any(|x| x == method));
-            hit.then_some((*di, *repeatable))
-        })?;
+        let (domain, repeatable, route) =
+            entry.owners.iter().find_map(|(methods, di, repeatable, ri)| {
+                let hit = methods.as_ref().is_none_or(|ms| ms.iter().any(|x| x == method));
+                hit.then_some((*di, *repeatable, *ri))
+            })?;
         Some(RouteMatch {
             domain,
             template: &entry.template,
             params: m.params.iter().collect(),
             repeatable,
+            route,
         })
     }
 }

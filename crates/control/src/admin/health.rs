@@ -33,5 +33,7 @@ pub async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     let mut body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ficus_gateway::render_prometheus(&mut body);
     ficus_gateway::shadow::render_prometheus(&mut body);
+    ficus_gateway::replay::render_prometheus(&mut body);
+    super::writes::render_prometheus(&state, &mut body).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

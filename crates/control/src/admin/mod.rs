@@ -9,11 +9,13 @@ mod error;
 mod health;
 mod openapi;
 mod views;
+mod writes;
 
 pub use diffs::{DiffsView, ExampleSummary, KnownRequest, KnownView};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use views::{ChangeView, DomainView};
+pub use writes::{DeadLetterRequest, DeadLetterView, WritesView};
 
 use crate::control::Control;
 use axum::Router;
@@ -48,6 +50,9 @@ pub fn router(state: AdminState) -> Router {
             "/v1/domains/{name}/diffs/known",
             post(diffs::mark_known).delete(diffs::unmark_known),
         )
+        .route("/v1/domains/{name}/writes", get(writes::list))
+        .route("/v1/writes/{id}/retry", post(writes::retry))
+        .route("/v1/writes/{id}/discard", post(writes::discard))
         .route("/v1/audit", get(domains::audit))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))

@@ -50,7 +50,7 @@ upstream = "legacy"
 phase = "legacy"
 sticky = {{ header = "x-customer-id" }}
 routes = [
-  {{ methods = ["GET", "POST"], path = "/invoices" }},
+  {{ methods = ["GET", "POST"], path = "/invoices", id_pointer = "/id" }},
   {{ methods = ["GET", "PUT", "DELETE"], path = "/invoices/{{id}}" }},
 ]
 

@@ -148,6 +148,7 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
             RouteTable::empty()
         }
     };
+    let write_queue = super::writes::queue(c, raw.write_queue);
     Plan {
         listener,
         admin: Admin { address: admin_address, token },
@@ -156,6 +157,7 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
         unmatched,
         domains,
         routes,
+        write_queue,
     }
 }
 
@@ -275,12 +277,15 @@ fn domain(c: &mut Checker<'_>, name: String, raw: RawDomain) -> Domain {
                 if out.is_empty() { None } else { Some(out) }
             }
         };
-        routes.push(Route { methods, path: r.path, repeatable: r.repeatable });
+        let (id_pointer, key) = super::writes::route_keys(c, &at, &r.path, r.id_pointer, r.key);
+        routes.push(Route { methods, path: r.path, repeatable: r.repeatable, id_pointer, key });
     }
     let sticky = raw.sticky.and_then(|s| sticky(c, &name, s, &routes));
     let shadow = super::shadow::check(c, &name, raw.shadow.unwrap_or_default(), route_rules);
     let data = raw.data.map(|d| super::data::check(c, &name, d));
+    let sync = super::writes::sync(c, &name, raw.sync.as_deref());
     Domain {
+        sync,
         shadow,
         data,
         initial_phase: raw.phase.unwrap_or(Phase::Legacy),

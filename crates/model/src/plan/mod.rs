@@ -7,6 +7,7 @@ mod error;
 mod locate;
 mod raw;
 mod shadow;
+mod writes;
 
 pub use error::{PlanError, PlanIssue};
 
@@ -32,6 +33,53 @@ pub struct Plan {
     pub domains: Vec<Domain>,
     /// The compiled routes of every domain.
     pub routes: RouteTable,
+    /// Where replayed writes wait and how they are delivered.
+    pub write_queue: WriteQueueConfig,
+}
+
+/// The write queue (`[write_queue]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteQueueConfig {
+    pub backend: QueueBackend,
+    /// Deliveries of one write before it becomes a dead letter.
+    pub max_attempts: u32,
+    /// Wait before the second attempt; doubled each time (full jitter), up to `backoff_max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Writes of different entities delivered at once.
+    pub concurrency: usize,
+}
+
+/// Where the write queue lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueBackend {
+    /// In the control-plane store (SQLite, WAL, group commit).
+    Embedded,
+    /// A NATS JetStream stream.
+    Nats { url: String, stream: String },
+}
+
+impl Default for WriteQueueConfig {
+    fn default() -> WriteQueueConfig {
+        WriteQueueConfig {
+            backend: QueueBackend::Embedded,
+            max_attempts: crate::defaults::REPLAY_MAX_ATTEMPTS,
+            backoff_initial: crate::defaults::REPLAY_BACKOFF_INITIAL,
+            backoff_max: crate::defaults::REPLAY_BACKOFF_MAX,
+            concurrency: crate::defaults::REPLAY_CONCURRENCY,
+        }
+    }
+}
+
+/// How a domain's secondary is kept in sync while both sides hold the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// The gateway replays each accepted write to the secondary through the write queue.
+    Replay,
+    /// Database change capture (the data engine); the gateway replays nothing.
+    Capture,
+    /// Nothing keeps the secondary in sync (e.g. a read-only domain).
+    Off,
 }
 
 /// The gateway's listener.
@@ -98,6 +146,8 @@ pub struct Domain {
     pub sticky: Option<StickyKey>,
     /// How reads are shadowed and compared.
     pub shadow: ShadowConfig,
+    /// How the secondary is kept in sync (`sync = "replay" | "capture" | "off"`).
+    pub sync: SyncMode,
     /// The databases and table mappings of backfill and verify (`[domains.NAME.data]`).
     pub data: Option<crate::mapping::DataConfig>,
 }
@@ -149,6 +199,12 @@ pub struct Route {
     pub path: String,
     /// Safe to send twice (a shadow read) although its methods are not all safe.
     pub repeatable: bool,
+    /// JSON Pointer (RFC 6901) to the identifier in the authoritative answer of a write (`/id`);
+    /// a replay sends it in `Ficus-Authoritative-Id` and orders by it when the path has no key.
+    pub id_pointer: Option<String>,
+    /// The path parameter that names the entity a write changes; replays of one entity are
+    /// delivered in order. Default: the template's last parameter.
+    pub key: Option<String>,
 }
 
 /// Where the sticky key of a request is found.

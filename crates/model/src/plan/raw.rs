@@ -20,6 +20,22 @@ pub(crate) struct RawPlan {
     pub unmatched: RawUnmatched,
     #[serde(default)]
     pub domains: BTreeMap<String, RawDomain>,
+    pub write_queue: Option<RawWriteQueue>,
+}
+
+/// `[write_queue]`: where replayed writes wait, and how they are delivered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWriteQueue {
+    pub backend: Option<String>,
+    pub nats_url: Option<String>,
+    pub stream: Option<String>,
+    pub max_attempts: Option<u32>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub backoff_initial: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub backoff_max: Option<Duration>,
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +94,7 @@ pub(crate) struct RawDomain {
     #[serde(default)]
     pub routes: Vec<RawRoute>,
     pub shadow: Option<RawShadow>,
+    pub sync: Option<String>,
     pub data: Option<super::data::RawData>,
 }
 
@@ -144,4 +161,6 @@ pub(crate) struct RawRoute {
     #[serde(default)]
     pub repeatable: bool,
     pub shadow: Option<RawRules>,
+    pub id_pointer: Option<String>,
+    pub key: Option<String>,
 }

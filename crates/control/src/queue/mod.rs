@@ -1,0 +1,14 @@
+//! The write queue's embedded backend and its consumer: accepted writes appended by the gateway
+//! in batches (group commit, one sync per batch), and the relay that replays them on the
+//! secondary — in order per entity, retried with exponential backoff and jitter, the same
+//! `Idempotency-Key` on every attempt, dead letters after too many attempts or a definite 4xx.
+
+mod backoff;
+mod embedded;
+mod relay;
+mod store;
+
+pub use backoff::backoff;
+pub use embedded::EmbeddedQueue;
+pub use relay::{Relay, Verdict, verdict};
+pub use store::{DeadLetter, QueueStats};

@@ -1,0 +1,391 @@
+//! The write queue's tables in the control-plane store: appending a batch, picking the writes
+//! ready for delivery (the oldest pending one of each entity), recording an attempt, dead
+//! letters, retry and discard, and the per-domain statistics.
+
+use crate::store::{Store, StoreError};
+use ficus_gateway::replay::WriteEntry;
+use ficus_model::Side;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// A pending write picked for delivery.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub seq: i64,
+    pub entry: WriteEntry,
+    pub attempts: u32,
+}
+
+/// A write that will not be delivered without an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    pub id: String,
+    pub domain: String,
+    pub route: String,
+    pub entity: String,
+    pub method: String,
+    pub target: String,
+    /// The side it was to be replayed on.
+    pub to: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub last_status: Option<u16>,
+    /// Milliseconds since the Unix epoch when the authoritative side accepted it.
+    pub accepted_at_ms: u64,
+}
+
+/// Reconciliation figures of one domain's replayed writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueStats {
+    pub domain: String,
+    /// Writes waiting for delivery.
+    pub depth: u64,
+    /// Age of the oldest pending write, in seconds (the replay lag); 0 when none waits.
+    pub lag_seconds: f64,
+    /// Delivery attempts made.
+    pub replayed: u64,
+    /// Writes delivered.
+    pub succeeded: u64,
+    /// Writes that became dead letters.
+    pub dead_lettered: u64,
+    /// Dead letters an operator discarded.
+    pub discarded: u64,
+    /// Dead letters now.
+    pub dead: u64,
+}
+
+fn side(s: &str) -> Side {
+    if s == "new" { Side::New } else { Side::Legacy }
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Append `entries` in one transaction (the caller's group commit).
+    pub async fn append_writes(
+        &self,
+        entries: &[WriteEntry],
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.queue_pool().begin().await?;
+        for e in entries {
+            let headers = serde_json::to_string(&e.headers).map_err(|err| StoreError::Corrupt {
+                domain: e.domain.clone(),
+                detail: err.to_string(),
+            })?;
+            let state = if e.unreplayable.is_some() { "dead" } else { "pending" };
+            sqlx::query(
+                "INSERT INTO write_queue (id, domain, route, entity, method, target, headers, body,
+                 to_side, authoritative_id, accepted_at_ms, state, next_attempt_ms, last_error)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&e.id)
+            .bind(&e.domain)
+            .bind(&e.route)
+            .bind(&e.key)
+            .bind(&e.method)
+            .bind(&e.target)
+            .bind(headers)
+            .bind(&e.body[..])
+            .bind(e.to.as_str())
+            .bind(&e.authoritative_id)
+            .bind(int(e.accepted_at_ms))
+            .bind(state)
+            .bind(int(now_ms))
+            .bind(&e.unreplayable)
+            .execute(&mut *tx)
+            .await?;
+            if e.unreplayable.is_some() {
+                bump(&mut tx, &e.domain, "dead_lettered", 1).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `limit` writes ready at `now_ms`: each the oldest pending write of its entity,
+    /// and of no entity in `busy` (being delivered), in queue order.
+    pub async fn ready_writes(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        busy: &[(String, String)],
+    ) -> Result<Vec<Pending>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT q.* FROM write_queue q
+             WHERE q.state = 'pending' AND q.next_attempt_ms <= ?1
+               AND q.seq = (SELECT MIN(p.seq) FROM write_queue p
+                            WHERE p.state = 'pending' AND p.domain = q.domain AND p.entity = q.entity)
+             ORDER BY q.seq LIMIT ?2",
+        )
+        .bind(int(now_ms))
+        .bind(int((limit + busy.len()) as u64))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let domain: String = r.try_get("domain")?;
+            let entity: String = r.try_get("entity")?;
+            if busy.iter().any(|(d, e)| *d == domain && *e == entity) {
+                continue;
+            }
+            let headers: String = r.try_get("headers")?;
+            let body: Vec<u8> = r.try_get("body")?;
+            let to: String = r.try_get("to_side")?;
+            let attempts: i64 = r.try_get("attempts")?;
+            let accepted: i64 = r.try_get("accepted_at_ms")?;
+            out.push(Pending {
+                seq: r.try_get("seq")?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                entry: WriteEntry {
+                    id: r.try_get("id")?,
+                    route: r.try_get("route")?,
+                    key: entity,
+                    method: r.try_get("method")?,
+                    target: r.try_get("target")?,
+                    headers: serde_json::from_str(&headers).unwrap_or_default(),
+                    body: body.into(),
+                    to: side(&to),
+                    authoritative_id: r.try_get("authoritative_id")?,
+                    accepted_at_ms: u64::try_from(accepted).unwrap_or(0),
+                    unreplayable: None,
+                    domain,
+                },
+            });
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A write was delivered: it leaves the queue.
+    pub async fn write_delivered(&self, seq: i64, domain: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM write_queue WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
+        bump(&mut tx, domain, "replayed", 1).await?;
+        bump(&mut tx, domain, "succeeded", 1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A delivery failed: try again at `next_ms`, or make it a dead letter when `dead`.
+    pub async fn write_failed(
+        &self,
+        seq: i64,
+        domain: &str,
+        error: &str,
+        status: Option<u16>,
+        next_ms: u64,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE write_queue SET attempts = attempts + 1, last_error = ?, last_status = ?,
+             next_attempt_ms = ?, state = ? WHERE seq = ?",
+        )
+        .bind(error)
+        .bind(status.map(i64::from))
+        .bind(int(next_ms))
+        .bind(if dead { "dead" } else { "pending" })
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        bump(&mut tx, domain, "replayed", 1).await?;
+        if dead {
+            bump(&mut tx, domain, "dead_lettered", 1).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Statistics of `domain` at `now_ms`.
+    pub async fn queue_stats(&self, domain: &str, now_ms: u64) -> Result<QueueStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM write_queue WHERE domain = ?1 AND state = 'pending') AS depth,
+               (SELECT MIN(accepted_at_ms) FROM write_queue WHERE domain = ?1 AND state = 'pending') AS oldest,
+               (SELECT COUNT(*) FROM write_queue WHERE domain = ?1 AND state = 'dead') AS dead",
+        )
+        .bind(domain)
+        .fetch_one(self.pool())
+        .await?;
+        let stats = sqlx::query(
+            "SELECT replayed, succeeded, dead_lettered, discarded FROM write_stats WHERE domain = ?",
+        )
+        .bind(domain)
+        .fetch_optional(self.pool())
+        .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        let oldest: Option<i64> = row.try_get("oldest")?;
+        let lag_ms = oldest.map_or(0, |o| now_ms.saturating_sub(n(o)));
+        let get = |name: &str| -> Result<u64, StoreError> {
+            Ok(match &stats {
+                Some(r) => n(r.try_get(name)?),
+                None => 0,
+            })
+        };
+        #[allow(clippy::cast_precision_loss)]
+        Ok(QueueStats {
+            domain: domain.to_owned(),
+            depth: n(row.try_get("depth")?),
+            lag_seconds: lag_ms as f64 / 1000.0,
+            replayed: get("replayed")?,
+            succeeded: get("succeeded")?,
+            dead_lettered: get("dead_lettered")?,
+            discarded: get("discarded")?,
+            dead: n(row.try_get("dead")?),
+        })
+    }
+
+    /// Dead letters of `domain`, oldest first, at most `limit`.
+    pub async fn dead_letters(
+        &self,
+        domain: &str,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM write_queue WHERE domain = ? AND state = 'dead' ORDER BY seq LIMIT ?",
+        )
+        .bind(domain)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(dead_letter).collect()
+    }
+
+    /// One dead letter by write id.
+    pub async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, StoreError> {
+        let row = sqlx::query("SELECT * FROM write_queue WHERE id = ? AND state = 'dead'")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(dead_letter).transpose()
+    }
+
+    /// Put a dead letter back in the queue (delivered next, before later writes of its
+    /// entity), audited as `write-retry`. Returns `false` if `id` is not a dead letter.
+    pub async fn retry_dead_letter(
+        &self,
+        id: &str,
+        actor: &str,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.act_on_dead_letter(
+            "UPDATE write_queue SET state = 'pending', attempts = 0, next_attempt_ms = ?2
+             WHERE id = ?1 AND state = 'dead'",
+            "write-retry",
+            id,
+            actor,
+            reason,
+            now_ms,
+        )
+        .await
+    }
+
+    /// Drop a dead letter for good, audited as `write-discard`.
+    pub async fn discard_dead_letter(
+        &self,
+        id: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        self.act_on_dead_letter(
+            "DELETE FROM write_queue WHERE id = ?1 AND state = 'dead' AND ?2 IS NOT NULL",
+            "write-discard",
+            id,
+            actor,
+            reason,
+            0,
+        )
+        .await
+    }
+
+    async fn act_on_dead_letter(
+        &self,
+        sql: &'static str,
+        action: &str,
+        id: &str,
+        actor: &str,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(letter) = self.dead_letter(id).await? else { return Ok(false) };
+        let mut tx = self.pool().begin().await?;
+        let changed =
+            sqlx::query(sql).bind(id).bind(int(now_ms)).execute(&mut *tx).await?.rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        if action == "write-discard" {
+            bump(&mut tx, &letter.domain, "discarded", 1).await?;
+        }
+        let detail = serde_json::json!({
+            "write": id, "method": letter.method, "target": letter.target,
+            "last_error": letter.last_error,
+        });
+        crate::store::insert_audit(
+            &mut tx,
+            actor,
+            &letter.domain,
+            action,
+            None,
+            None,
+            reason,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn dead_letter(r: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
+    let attempts: i64 = r.try_get("attempts")?;
+    let status: Option<i64> = r.try_get("last_status")?;
+    let accepted: i64 = r.try_get("accepted_at_ms")?;
+    Ok(DeadLetter {
+        id: r.try_get("id")?,
+        domain: r.try_get("domain")?,
+        route: r.try_get("route")?,
+        entity: r.try_get("entity")?,
+        method: r.try_get("method")?,
+        target: r.try_get("target")?,
+        to: r.try_get("to_side")?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last_error: r.try_get("last_error")?,
+        last_status: status.and_then(|s| u16::try_from(s).ok()),
+        accepted_at_ms: u64::try_from(accepted).unwrap_or(0),
+    })
+}
+
+async fn bump(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    domain: &str,
+    column: &'static str,
+    by: i64,
+) -> Result<(), StoreError> {
+    let sql = match column {
+        "replayed" => {
+            "INSERT INTO write_stats (domain, replayed) VALUES (?1, ?2)
+                       ON CONFLICT (domain) DO UPDATE SET replayed = replayed + ?2"
+        }
+        "succeeded" => {
+            "INSERT INTO write_stats (domain, succeeded) VALUES (?1, ?2)
+                        ON CONFLICT (domain) DO UPDATE SET succeeded = succeeded + ?2"
+        }
+        "dead_lettered" => {
+            "INSERT INTO write_stats (domain, dead_lettered) VALUES (?1, ?2)
+                            ON CONFLICT (domain) DO UPDATE SET dead_lettered = dead_lettered + ?2"
+        }
+        _ => {
+            "INSERT INTO write_stats (domain, discarded) VALUES (?1, ?2)
+              ON CONFLICT (domain) DO UPDATE SET discarded = discarded + ?2"
+        }
+    };
+    sqlx::query(sql).bind(domain).bind(by).execute(&mut **tx).await?;
+    Ok(())
+}
