@@ -1,18 +1,22 @@
-//! Minimal HTTP/1.1 backend for `bench/gateway.sh`: answers every request with the same 1 KiB JSON body.
+//! Minimal HTTP/1.1 backend for the benchmarks in `bench/`: answers a read (GET, HEAD, OPTIONS)
+//! with the same 1 KiB JSON body (`bench/gateway.sh`), and a write (any other method) by reading
+//! the request body to its end and answering `201 Created` with `{"id":N}`, `N` a counter unique
+//! per process (`bench/writes.sh`).
 //!
 //! Usage: `ficus-bench-backend --listen 127.0.0.1:PORT [--workers N]` (default 1 worker thread, so
 //! the backend does not compete for every core with the proxy and the load generator).
 
-use std::convert::Infallible;
 use std::error::Error;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
@@ -80,9 +84,31 @@ fn body() -> Bytes {
     Bytes::from(s)
 }
 
+/// Answer one request: the fixed body for a read; for a write, drain the request body (so the
+/// connection stays reusable) and answer 201 with the next id.
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    body: Bytes,
+    next_id: Arc<AtomicU64>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let json = HeaderValue::from_static("application/json");
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let mut resp = Response::new(Full::new(body));
+        resp.headers_mut().insert(CONTENT_TYPE, json);
+        return Ok(resp);
+    }
+    req.into_body().collect().await?;
+    let id = next_id.fetch_add(1, Ordering::Relaxed);
+    let mut resp = Response::new(Full::new(Bytes::from(format!("{{\"id\":{id}}}"))));
+    *resp.status_mut() = StatusCode::CREATED;
+    resp.headers_mut().insert(CONTENT_TYPE, json);
+    Ok(resp)
+}
+
 async fn run(listen: SocketAddr) -> Result<(), BoxError> {
     let listener = TcpListener::bind(listen).await?;
     let body = body();
+    let next_id = Arc::new(AtomicU64::new(1));
     eprintln!(
         "ficus-bench-backend listening on {} ({} byte body)",
         listener.local_addr()?,
@@ -100,12 +126,10 @@ async fn run(listen: SocketAddr) -> Result<(), BoxError> {
         };
         let _ = stream.set_nodelay(true);
         let body = body.clone();
+        let next_id = Arc::clone(&next_id);
         tokio::spawn(async move {
-            let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
-                let mut resp = Response::new(Full::new(body.clone()));
-                resp.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                async move { Ok::<_, Infallible>(resp) }
+            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                answer(req, body.clone(), Arc::clone(&next_id))
             });
             // Keep-alive is on by default; errors here are client resets, not worth logging.
             let _ = http1::Builder::new()
