@@ -24,8 +24,9 @@ cd "$ROOT"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUT_DIR="$ROOT/bench/out"
 
-log() { printf '[gateway.sh] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_NAME=gateway.sh
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 for t in $TARGETS; do
@@ -35,91 +36,13 @@ has_target direct || die "TARGETS must include 'direct' (the added-latency figur
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 
 # ---- temp dir, processes, cleanup -----------------------------------------------------------
-TMP="$(mktemp -d -t ficus-gateway-bench.XXXXXX)"
-declare -A PIDS=()   # name -> pid of every process this script started
-
-stop_pid() { # name pid: TERM, wait up to 10 s, then KILL
-    local name="$1" pid="$2" i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-show_logs() {
-    local f
-    for f in "$TMP"/*.log; do
-        [[ -s "$f" ]] || continue
-        log "---- last lines of $(basename "$f") ----"
-        tail -n 20 "$f" >&2 || true
-    done
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local name
-    for name in "${!PIDS[@]}"; do
-        stop_pid "$name" "${PIDS[$name]}"
-    done
-    if ((rc != 0)); then
-        show_logs
-    fi
-    if [[ "$KEEP_TMP" == 1 ]]; then
-        log "kept temp dir $TMP"
-    else
-        rm -rf -- "$TMP"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_start   # $TMP, and on exit: stop every process in PIDS (by PID), remove $TMP
 
 # ---- tools ----------------------------------------------------------------------------------
-find_nginx() {
-    command -v nginx 2>/dev/null && return 0
-    [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
-    return 1
-}
-
-apt_install() { # pkg...: install, running `apt-get update` first only if the package lists need it
-    local sudo=()
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || die "need root or sudo to apt-get install $*"
-        sudo=(sudo)
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
-        "${sudo[@]}" apt-get update -qq
-    fi
-    if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null; then
-        log "apt-get install failed; refreshing package lists and retrying"
-        "${sudo[@]}" apt-get update -qq
-        "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-    fi
-}
-
-if has_target nginx && ! find_nginx >/dev/null; then
-    log "installing nginx-light"
-    apt_install nginx-light || apt_install nginx
-fi
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    apt_install wrk
-fi
-command -v curl >/dev/null || apt_install curl
-WRK="$(command -v wrk)"
 if has_target nginx; then
-    NGINX="$(find_nginx)" || die "nginx not found after install"
+    ensure_nginx
 fi
+ensure_wrk
 
 # ---- build ----------------------------------------------------------------------------------
 if [[ "$SKIP_BUILD" != 1 ]]; then
@@ -136,40 +59,12 @@ if has_target ficus; then
 fi
 
 # ---- ports ----------------------------------------------------------------------------------
-declare -A USED_PORTS=()
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { # a loopback port nothing listens on and that this script has not handed out yet
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 40000))
-        [[ -z "${USED_PORTS[$p]:-}" ]] || continue
-        if ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then continue; fi
-        port_in_use "$p" && continue
-        USED_PORTS[$p]=1
-        echo "$p"
-        return 0
-    done
-    die "could not find a free loopback port"
-}
 BACKEND_PORT="$(free_port)"
 NGINX_PORT="$(free_port)"
 GATEWAY_PORT="$(free_port)"
 ADMIN_PORT="$(free_port)"
 
 # ---- start helpers --------------------------------------------------------------------------
-wait_http() { # name url [expected status]: poll until the URL answers with the status (30 s)
-    local name="$1" url="$2" want="${3:-200}" code i
-    for ((i = 0; i < 300; i++)); do
-        if [[ -n "${PIDS[$name]:-}" ]] && ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
-            die "$name exited during start-up"
-        fi
-        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)"
-        [[ "$code" == "$want" ]] && return 0
-        sleep 0.1
-    done
-    die "$name did not answer $want on $url within 30 s (last status: ${code:-none})"
-}
-
 check_body() { # name url: one request must return 200 with the backend's 1024-byte JSON body
     local name="$1" url="$2" out
     out="$(curl -s -o "$TMP/check.body" -w '%{http_code} %{content_type}' --max-time 5 "$url")" ||
@@ -231,6 +126,7 @@ EOF
     "$NGINX" -t -q -p "$TMP/nginx/" -e "$TMP/nginx.log" -c "$TMP/nginx/nginx.conf" ||
         die "nginx rejected its config"
     log "nginx on 127.0.0.1:$NGINX_PORT (worker_processes $NGINX_WORKERS)"
+    # shellcheck disable=SC2094 # nginx appends to the log it also gets stdout/stderr in: harmless
     "$NGINX" -p "$TMP/nginx/" -e "$TMP/nginx.log" -c "$TMP/nginx/nginx.conf" >>"$TMP/nginx.log" 2>&1 &
     PIDS[nginx]=$!
     wait_http nginx "http://127.0.0.1:$NGINX_PORT$REQUEST_PATH"
@@ -275,32 +171,6 @@ url_for() {
     esac
 }
 
-# Parses wrk --latency output into "rps p50_ms p99_ms requests errors non2xx" (latencies in ms).
-parse_wrk() {
-    awk '
-        function ms(v,   n) {
-            n = v + 0
-            if (v ~ /us$/) return n / 1000
-            if (v ~ /ms$/) return n
-            if (v ~ /m$/)  return n * 60000
-            if (v ~ /s$/)  return n * 1000
-            return n
-        }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        /requests in/ { reqs = $1 }
-        /^Requests\/sec:/ { rps = $2 }
-        /Socket errors:/ {
-            for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) { gsub(",", "", $i); errs += $i }
-        }
-        /Non-2xx or 3xx responses:/ { non2xx = $NF }
-        END {
-            if (rps == "" || p99 == "") exit 1
-            printf "%.2f %.3f %.3f %d %d %d\n", rps, p50, p99, reqs, errs + 0, non2xx + 0
-        }
-    '
-}
-
 declare -A RPS=() P50=() P99=() ERRS=() NON2XX=()   # key: target:round
 run_one() { # target round
     local target="$1" round="$2" url out parsed
@@ -313,8 +183,8 @@ run_one() { # target round
         die "wrk against $target failed: $out"
     printf '%s\n' "$out" >"$TMP/wrk-$target-$round.txt"
     parsed="$(parse_wrk <<<"$out")" || die "could not parse wrk output for $target:\n$out"
-    local rps p50 p99 reqs errs non2xx
-    read -r rps p50 p99 reqs errs non2xx <<<"$parsed"
+    local rps p50 p99 errs non2xx
+    read -r rps p50 p99 _ errs non2xx <<<"$parsed"
     RPS[$target:$round]=$rps
     P50[$target:$round]=$p50
     P99[$target:$round]=$p99
@@ -326,11 +196,6 @@ run_one() { # target round
         die "$target exited during the run"
     fi
     kill -0 "${PIDS[backend]}" 2>/dev/null || die "backend exited during the run"
-}
-
-median() { # values...: the median (mean of the two middle values for an even count)
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 STARTED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -360,8 +225,6 @@ for target in $TARGETS; do
     M_P99[$target]="$(median "${b[@]}")"
     TOTAL_ERRS[$target]=$e
 done
-
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 
 echo
 echo "Gateway benchmark — 1 KiB JSON, wrk -t$THREADS -c$CONNECTIONS, $ROUNDS rounds x ${DURATION}s (after ${WARMUP}s warm-up), median per metric"
@@ -413,7 +276,7 @@ JSON_OUT="$OUT_DIR/gateway-$STAMP.json"
         "$ROUNDS" "$DURATION" "$WARMUP" "$CONNECTIONS" "$THREADS" "$BACKEND_WORKERS" "$NGINX_WORKERS" \
         "${NGINX_WORKER_COUNT:-null}" "${FICUS_THREADS:-null}" "$REQUEST_PATH"
     printf '  "machine": {"cores": %d, "cpu": "%s", "kernel": "%s", "loadavg_start": "%s", "loadavg_end": "%s", "nginx": "%s", "wrk": "%s"},\n' \
-        "$(nproc)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo | tr -d '"\\')" "$(uname -r)" \
+        "$(nproc)" "$(cpu_model)" "$(uname -r)" \
         "$LOADAVG_START" "$LOADAVG_END" \
         "$(if [[ -n "${NGINX:-}" ]]; then "$NGINX" -v 2>&1 | sed 's/.*: //'; fi)" \
         "$("$WRK" -v 2>&1 | head -n1 | awk '{ print $2 }')"

@@ -1,11 +1,25 @@
-//! Minimal HTTP/1.1 backend for `bench/gateway.sh`: answers every request with the same 1 KiB JSON body.
+//! Minimal HTTP/1.1 backend for the benchmarks in `bench/`: answers every request with the same
+//! JSON body.
 //!
-//! Usage: `ficus-bench-backend --listen 127.0.0.1:PORT [--workers N]` (default 1 worker thread, so
-//! the backend does not compete for every core with the proxy and the load generator).
+//! Usage: `ficus-bench-backend --listen 127.0.0.1:PORT [--workers N] [--body padded|record]`
+//! (default 1 worker thread, so the backend does not compete for every core with the proxy and
+//! the load generator).
+//!
+//! - `--body padded` (default, `bench/gateway.sh`): exactly 1024 bytes, four fields, one of them a
+//!   long padding string.
+//! - `--body record` (`bench/shadow.sh`): an invoice-like record of about 1 KiB with nested
+//!   objects, an array of line items, strings, integers, decimals and booleans (~90 JSON
+//!   values), so that a structural comparison of two answers is real work.
+//!
+//! `GET /_bench/stats` answers `{"requests":R,"connections":C}`: requests served (not counting
+//! the stats requests) and connections accepted since start, so a benchmark can check who
+//! really reached this backend and over how many connections.
 
 use std::convert::Infallible;
 use std::error::Error;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -16,22 +30,35 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-/// Size of the response body, in bytes.
+/// Size of the `padded` response body, in bytes.
 const BODY_LEN: usize = 1024;
 
+/// The path that reports this backend's counters instead of the fixed body.
+const STATS_PATH: &str = "/_bench/stats";
+
 type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Which fixed body every request gets.
+#[derive(Debug, Clone, Copy)]
+enum BodyKind {
+    Padded,
+    Record,
+}
 
 #[derive(Debug)]
 struct Args {
     listen: SocketAddr,
     workers: usize,
+    body: BodyKind,
 }
 
-const USAGE: &str = "usage: ficus-bench-backend --listen ADDR:PORT [--workers N]";
+const USAGE: &str =
+    "usage: ficus-bench-backend --listen ADDR:PORT [--workers N] [--body padded|record]";
 
 fn parse_args() -> Result<Args, BoxError> {
     let mut listen = None;
     let mut workers = 1usize;
+    let mut body = BodyKind::Padded;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -56,6 +83,15 @@ fn parse_args() -> Result<Args, BoxError> {
                     return Err("--workers must be at least 1".into());
                 }
             }
+            "--body" | "-b" => {
+                body = match value("--body")?.as_str() {
+                    "padded" => BodyKind::Padded,
+                    "record" => BodyKind::Record,
+                    other => {
+                        return Err(format!("--body {other:?}: want padded or record").into());
+                    }
+                };
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -64,11 +100,11 @@ fn parse_args() -> Result<Args, BoxError> {
         }
     }
     let listen = listen.ok_or_else(|| format!("--listen is required\n{USAGE}"))?;
-    Ok(Args { listen, workers })
+    Ok(Args { listen, workers, body })
 }
 
 /// A valid JSON object of exactly `BODY_LEN` bytes.
-fn body() -> Bytes {
+fn padded_body() -> Bytes {
     let head = r#"{"id":1,"name":"ficus-bench","status":"ok","padding":""#;
     let tail = r#""}"#;
     let pad = BODY_LEN.saturating_sub(head.len() + tail.len());
@@ -80,11 +116,64 @@ fn body() -> Bytes {
     Bytes::from(s)
 }
 
-async fn run(listen: SocketAddr) -> Result<(), BoxError> {
+/// An invoice-like JSON record (about 1 KiB): nested objects, an array of line items and mixed
+/// value types, so that comparing two answers walks a real document.
+fn record_body() -> Bytes {
+    const TRACKS: [(u32, &str, &str, u32); 8] = [
+        (2, "Balls to the Wall", "Accept", 342_562),
+        (4, "Restless and Wild", "Accept", 252_051),
+        (6, "Put The Finger On You", "AC/DC", 205_662),
+        (8, "Inject The Venom", "AC/DC", 210_834),
+        (10, "Evil Walks", "AC/DC", 263_497),
+        (12, "Breaking The Rules", "AC/DC", 263_288),
+        (14, "Spellbound", "AC/DC", 270_863),
+        (16, "Dog Eat Dog", "AC/DC", 215_196),
+    ];
+    let lines: Vec<String> = TRACKS
+        .iter()
+        .enumerate()
+        .map(|(i, (track, name, artist, ms))| {
+            format!(
+                r#"{{"line":{},"track_id":{track},"name":"{name}","artist":"{artist}","milliseconds":{ms},"unit_price":0.99,"quantity":1}}"#,
+                i + 1
+            )
+        })
+        .collect();
+    let s = format!(
+        concat!(
+            r#"{{"invoice_id":98,"customer":{{"id":1,"first_name":"Luís","last_name":"Gonçalves","#,
+            r#""email":"luisg@embraer.com.br","support_rep_id":3,"vip":false}},"#,
+            r#""invoice_date":"2010-03-11T00:00:00Z","#,
+            r#""billing":{{"address":"Av. Brigadeiro Faria Lima, 2170","city":"São José dos Campos","#,
+            r#""state":"SP","country":"Brazil","postal_code":"12227-000"}},"#,
+            r#""lines":[{}],"total":7.92,"currency":"USD","paid":true,"tags":["rock","metal"]}}"#
+        ),
+        lines.join(",")
+    );
+    Bytes::from(s)
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    connections: AtomicU64,
+}
+
+fn respond(body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+async fn run(listen: SocketAddr, kind: BodyKind) -> Result<(), BoxError> {
     let listener = TcpListener::bind(listen).await?;
-    let body = body();
+    let body = match kind {
+        BodyKind::Padded => padded_body(),
+        BodyKind::Record => record_body(),
+    };
+    let counters = Arc::new(Counters::default());
     eprintln!(
-        "ficus-bench-backend listening on {} ({} byte body)",
+        "ficus-bench-backend listening on {} ({kind:?} body, {} bytes)",
         listener.local_addr()?,
         body.len()
     );
@@ -99,12 +188,21 @@ async fn run(listen: SocketAddr) -> Result<(), BoxError> {
             }
         };
         let _ = stream.set_nodelay(true);
+        counters.connections.fetch_add(1, Ordering::Relaxed);
         let body = body.clone();
+        let counters = Arc::clone(&counters);
         tokio::spawn(async move {
-            let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
-                let mut resp = Response::new(Full::new(body.clone()));
-                resp.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                let resp = if req.uri().path() == STATS_PATH {
+                    respond(Bytes::from(format!(
+                        r#"{{"requests":{},"connections":{}}}"#,
+                        counters.requests.load(Ordering::Relaxed),
+                        counters.connections.load(Ordering::Relaxed)
+                    )))
+                } else {
+                    counters.requests.fetch_add(1, Ordering::Relaxed);
+                    respond(body.clone())
+                };
                 async move { Ok::<_, Infallible>(resp) }
             });
             // Keep-alive is on by default; errors here are client resets, not worth logging.
@@ -132,5 +230,5 @@ fn main() -> Result<(), Report> {
         .enable_all()
         .build()
         .map_err(|e| Report(e.into()))?;
-    runtime.block_on(run(args.listen)).map_err(Report)
+    runtime.block_on(run(args.listen, args.body)).map_err(Report)
 }
