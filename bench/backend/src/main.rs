@@ -1,15 +1,20 @@
 //! Minimal HTTP/1.1 backend for the benchmarks in `bench/`: answers every request with the same
 //! JSON body.
 //!
-//! Usage: `ficus-bench-backend --listen 127.0.0.1:PORT [--workers N] [--body padded|record]`
+//! Usage: `ficus-bench-backend --listen 127.0.0.1:PORT [--workers N]
+//! [--body padded|record|record-reordered]`
 //! (default 1 worker thread, so the backend does not compete for every core with the proxy and
 //! the load generator).
 //!
 //! - `--body padded` (default, `bench/gateway.sh`): exactly 1024 bytes, four fields, one of them a
 //!   long padding string.
-//! - `--body record` (`bench/shadow.sh`): an invoice-like record of about 1 KiB with nested
-//!   objects, an array of line items, strings, integers, decimals and booleans (~90 JSON
-//!   values), so that a structural comparison of two answers is real work.
+//! - `--body record` (`bench/shadow.sh`, legacy): an invoice-like record of 1362 bytes with
+//!   nested objects, an array of line items, strings, integers, decimals and booleans (~90 JSON
+//!   values).
+//! - `--body record-reordered` (`bench/shadow.sh`, new): the same record with every object's
+//!   keys in reverse order and spaces after separators — equal as JSON, different as bytes, so
+//!   a gateway comparing the two answers has to parse and walk both documents (identical bytes
+//!   would be matched by a byte comparison alone).
 //!
 //! `GET /_bench/stats` answers `{"requests":R,"connections":C}`: requests served (not counting
 //! the stats requests) and connections accepted since start, so a benchmark can check who
@@ -43,6 +48,7 @@ type BoxError = Box<dyn Error + Send + Sync>;
 enum BodyKind {
     Padded,
     Record,
+    RecordReordered,
 }
 
 #[derive(Debug)]
@@ -52,8 +58,8 @@ struct Args {
     body: BodyKind,
 }
 
-const USAGE: &str =
-    "usage: ficus-bench-backend --listen ADDR:PORT [--workers N] [--body padded|record]";
+const USAGE: &str = "usage: ficus-bench-backend --listen ADDR:PORT [--workers N] \
+[--body padded|record|record-reordered]";
 
 fn parse_args() -> Result<Args, BoxError> {
     let mut listen = None;
@@ -87,8 +93,12 @@ fn parse_args() -> Result<Args, BoxError> {
                 body = match value("--body")?.as_str() {
                     "padded" => BodyKind::Padded,
                     "record" => BodyKind::Record,
+                    "record-reordered" => BodyKind::RecordReordered,
                     other => {
-                        return Err(format!("--body {other:?}: want padded or record").into());
+                        return Err(format!(
+                            "--body {other:?}: want padded, record or record-reordered"
+                        )
+                        .into());
                     }
                 };
             }
@@ -116,9 +126,28 @@ fn padded_body() -> Bytes {
     Bytes::from(s)
 }
 
-/// An invoice-like JSON record (about 1 KiB): nested objects, an array of line items and mixed
-/// value types, so that comparing two answers walks a real document.
-fn record_body() -> Bytes {
+/// A JSON object from rendered values: keys in the given order, compact; or, `reordered`, keys
+/// in reverse order with a space after every `:` and `,` — the same document to a structural
+/// comparison, different bytes.
+fn object(fields: &[(&str, String)], reordered: bool) -> String {
+    let (colon, comma) = if reordered { (": ", ", ") } else { (":", ",") };
+    let mut pairs: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\"{colon}{v}")).collect();
+    if reordered {
+        pairs.reverse();
+    }
+    format!("{{{}}}", pairs.join(comma))
+}
+
+fn string(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+/// An invoice-like JSON record (1362 bytes compact): nested objects, an array of eight line
+/// items and mixed value types, so that comparing two answers walks a real document. With
+/// `reordered` the same record is written with every object's keys in reverse order and spaces
+/// after separators (see [`object`]): a gateway comparing it with the compact form must parse
+/// both and compare them structurally; they match.
+fn record_body(reordered: bool) -> Bytes {
     const TRACKS: [(u32, &str, &str, u32); 8] = [
         (2, "Balls to the Wall", "Accept", 342_562),
         (4, "Restless and Wild", "Accept", 252_051),
@@ -129,28 +158,61 @@ fn record_body() -> Bytes {
         (14, "Spellbound", "AC/DC", 270_863),
         (16, "Dog Eat Dog", "AC/DC", 215_196),
     ];
+    let comma = if reordered { ", " } else { "," };
     let lines: Vec<String> = TRACKS
         .iter()
         .enumerate()
         .map(|(i, (track, name, artist, ms))| {
-            format!(
-                r#"{{"line":{},"track_id":{track},"name":"{name}","artist":"{artist}","milliseconds":{ms},"unit_price":0.99,"quantity":1}}"#,
-                i + 1
+            object(
+                &[
+                    ("line", (i + 1).to_string()),
+                    ("track_id", track.to_string()),
+                    ("name", string(name)),
+                    ("artist", string(artist)),
+                    ("milliseconds", ms.to_string()),
+                    ("unit_price", "0.99".into()),
+                    ("quantity", "1".into()),
+                ],
+                reordered,
             )
         })
         .collect();
-    let s = format!(
-        concat!(
-            r#"{{"invoice_id":98,"customer":{{"id":1,"first_name":"Luís","last_name":"Gonçalves","#,
-            r#""email":"luisg@embraer.com.br","support_rep_id":3,"vip":false}},"#,
-            r#""invoice_date":"2010-03-11T00:00:00Z","#,
-            r#""billing":{{"address":"Av. Brigadeiro Faria Lima, 2170","city":"São José dos Campos","#,
-            r#""state":"SP","country":"Brazil","postal_code":"12227-000"}},"#,
-            r#""lines":[{}],"total":7.92,"currency":"USD","paid":true,"tags":["rock","metal"]}}"#
-        ),
-        lines.join(",")
+    let customer = object(
+        &[
+            ("id", "1".into()),
+            ("first_name", string("Luís")),
+            ("last_name", string("Gonçalves")),
+            ("email", string("luisg@embraer.com.br")),
+            ("support_rep_id", "3".into()),
+            ("vip", "false".into()),
+        ],
+        reordered,
     );
-    Bytes::from(s)
+    let billing = object(
+        &[
+            ("address", string("Av. Brigadeiro Faria Lima, 2170")),
+            ("city", string("São José dos Campos")),
+            ("state", string("SP")),
+            ("country", string("Brazil")),
+            ("postal_code", string("12227-000")),
+        ],
+        reordered,
+    );
+    let record = object(
+        &[
+            ("invoice_id", "98".into()),
+            ("customer", customer),
+            ("invoice_date", string("2010-03-11T00:00:00Z")),
+            ("billing", billing),
+            ("lines", format!("[{}]", lines.join(comma))),
+            ("total", "7.92".into()),
+            ("currency", string("USD")),
+            ("paid", "true".into()),
+            ("tags", format!("[\"rock\"{comma}\"metal\"]")),
+        ],
+        reordered,
+    );
+    Bytes::from(record)
 }
 
 #[derive(Debug, Default)]
@@ -169,7 +231,8 @@ async fn run(listen: SocketAddr, kind: BodyKind) -> Result<(), BoxError> {
     let listener = TcpListener::bind(listen).await?;
     let body = match kind {
         BodyKind::Padded => padded_body(),
-        BodyKind::Record => record_body(),
+        BodyKind::Record => record_body(false),
+        BodyKind::RecordReordered => record_body(true),
     };
     let counters = Arc::new(Counters::default());
     eprintln!(
