@@ -273,9 +273,10 @@ declare -A D_SHADOW=() D_LEGACY=() D_NEW=()
 variant_of() { # target -> s0 | s100 | "" (nginx)
     case "$1" in ficus-s0 | s0) echo s0 ;; ficus-s100 | s100) echo s100 ;; *) echo "" ;; esac
 }
-snapshot() { # target
+snapshot() { # target (after its warm-up: let the warm-up's shadows finish first)
     local v
     v="$(variant_of "$1")"
+    [[ -z "$v" ]] || settle "$v"
     SNAP_SHADOW[$1]="$([[ -n "$v" ]] && shadow_counters "$v" || echo "0 0 0 0 0 0 0")"
     SNAP_LEGACY[$1]="$(backend_stats "$LEGACY_PORT")"
     SNAP_NEW[$1]="$(backend_stats "$NEW_PORT")"
