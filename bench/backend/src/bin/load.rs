@@ -16,7 +16,9 @@
 //! Latencies go into HDR histograms (`hdrhistogram`, 3 significant digits, microseconds), one
 //! per connection, merged at the end. Requests due during `--warmup` are sent but not
 //! recorded. Each request that fails (connect error, I/O error, timeout) is counted as an
-//! error and its connection is re-established; non-2xx answers are counted apart.
+//! error and its connection is re-established; non-2xx answers are counted apart. Requests
+//! still waiting once the schedule's end plus one `--timeout` has passed are not sent but
+//! counted as errors (`unsent`), so the run ends by itself even if the target stops answering.
 //!
 //! Output: a human summary on stderr, and one line of `key=value` pairs on stdout for scripts.
 
@@ -152,6 +154,10 @@ struct Schedule {
     next: AtomicU64,
     /// One permit per request that is due (plus one per connection at the end, to stop).
     due: Semaphore,
+    /// Past this instant requests are no longer sent but counted as `unsent` (and as errors):
+    /// the end of the schedule plus one request timeout, so that a target that stops
+    /// answering cannot keep the run going.
+    deadline: Instant,
 }
 
 impl Schedule {
@@ -177,6 +183,7 @@ struct Tally {
     completed: u64,
     non_2xx: u64,
     errors: u64,
+    unsent: u64,
     connects: u64,
     /// Measured requests answered, and the latest answer of a measured request.
     last_done: Option<Instant>,
@@ -214,6 +221,7 @@ async fn connection(args: Arc<Args>, schedule: Arc<Schedule>) -> Tally {
         completed: 0,
         non_2xx: 0,
         errors: 0,
+        unsent: 0,
         connects: 0,
         last_done: None,
     };
@@ -227,6 +235,13 @@ async fn connection(args: Arc<Args>, schedule: Arc<Schedule>) -> Tally {
         }
         let due = schedule.due_at(i);
         let measured = i >= schedule.warmup;
+        if Instant::now() > schedule.deadline {
+            if measured {
+                t.unsent += 1;
+                t.errors += 1;
+            }
+            continue;
+        }
         if measured {
             record(&mut t.send_delay, Instant::now().saturating_duration_since(due));
         }
@@ -295,20 +310,27 @@ fn ms(us: u64) -> f64 {
 async fn run(args: Args) -> Result<(), BoxError> {
     let args = Arc::new(args);
     // Fail fast (before the clock starts) if the target does not answer at all.
-    let mut probe = connect(&args).await.map_err(|e| format!("connect {}: {e}", args.addr))?;
-    exchange(&mut probe, &args).await.map_err(|e| format!("first request: {e}"))?;
-    drop(probe);
+    let probe = async {
+        let mut sender = connect(&args).await.map_err(|e| format!("connect {}: {e}", args.addr))?;
+        exchange(&mut sender, &args).await.map_err(|e| format!("first request: {e}"))?;
+        Ok::<_, BoxError>(())
+    };
+    tokio::time::timeout(args.timeout, probe)
+        .await
+        .map_err(|_| format!("first request: no answer within {:?}", args.timeout))??;
 
     let warmup = (args.warmup * args.rate).round() as u64;
     let measured = ((args.duration * args.rate).round() as u64).max(1);
+    // A short head start so that every connection task is waiting when the first is due.
+    let start = Instant::now() + Duration::from_millis(50);
     let schedule = Arc::new(Schedule {
-        // A short head start so that every connection task is waiting when the first is due.
-        start: Instant::now() + Duration::from_millis(50),
+        start,
         interval_ns: 1e9 / args.rate,
         total: warmup + measured,
         warmup,
         next: AtomicU64::new(0),
         due: Semaphore::new(0),
+        deadline: start + Duration::from_secs_f64(args.warmup + args.duration) + args.timeout,
     });
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| tokio::spawn(connection(Arc::clone(&args), Arc::clone(&schedule))))
@@ -323,7 +345,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
 
     let mut latency = histogram();
     let mut send_delay = histogram();
-    let (mut completed, mut non_2xx, mut errors, mut connects) = (0u64, 0u64, 0u64, 0u64);
+    let (mut completed, mut non_2xx, mut errors, mut unsent, mut connects) = (0, 0, 0, 0, 0u64);
     let mut last_done: Option<Instant> = None;
     for task in tasks {
         let t = task.await?;
@@ -332,6 +354,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         completed += t.completed;
         non_2xx += t.non_2xx;
         errors += t.errors;
+        unsent += t.unsent;
         connects += t.connects;
         last_done = last_done.max(t.last_done);
     }
@@ -348,7 +371,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let q = |h: &Histogram<u64>, p: f64| ms(h.value_at_quantile(p));
     eprintln!(
         "offered {:.0} req/s for {:.1} s (+{:.1} s warm-up) over {} connections: {} answered \
-         ({:.0} req/s), {} non-2xx, {} errors, {} connects",
+         ({:.0} req/s), {} non-2xx, {} errors ({} not sent: past the deadline), {} connects",
         args.rate,
         args.duration,
         args.warmup,
@@ -357,6 +380,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         achieved,
         non_2xx,
         errors,
+        unsent,
         connects
     );
     eprintln!(
@@ -376,7 +400,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     );
     println!(
         "offered_rps={:.2} achieved_rps={:.2} requests={} completed={} non_2xx={} errors={} \
-         connects={} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} \
+         unsent={} connects={} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} \
          send_delay_p50_ms={:.3} send_delay_p99_ms={:.3} send_delay_max_ms={:.3} \
          pacer_lag_p99_ms={:.3}",
         args.rate,
@@ -385,6 +409,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         completed,
         non_2xx,
         errors,
+        unsent,
         connects,
         q(&latency, 0.5),
         q(&latency, 0.9),
