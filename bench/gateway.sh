@@ -26,7 +26,7 @@ OUT_DIR="$ROOT/bench/out"
 
 BENCH_NAME=gateway.sh
 # shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"   # log, die, bench_init/cleanup, apt_install, free_port, wait_http, parse_wrk, median, calc
+source "$ROOT/bench/lib.sh"
 
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 for t in $TARGETS; do
@@ -36,28 +36,13 @@ has_target direct || die "TARGETS must include 'direct' (the added-latency figur
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 
 # ---- temp dir, processes, cleanup -----------------------------------------------------------
-bench_init ficus-gateway-bench
+bench_start   # $TMP, and on exit: stop every process in PIDS (by PID), remove $TMP
 
 # ---- tools ----------------------------------------------------------------------------------
-find_nginx() {
-    command -v nginx 2>/dev/null && return 0
-    [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
-    return 1
-}
-
-if has_target nginx && ! find_nginx >/dev/null; then
-    log "installing nginx-light"
-    apt_install nginx-light || apt_install nginx
-fi
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    apt_install wrk
-fi
-command -v curl >/dev/null || apt_install curl
-WRK="$(command -v wrk)"
 if has_target nginx; then
-    NGINX="$(find_nginx)" || die "nginx not found after install"
+    ensure_nginx
 fi
+ensure_wrk
 
 # ---- build ----------------------------------------------------------------------------------
 if [[ "$SKIP_BUILD" != 1 ]]; then
@@ -74,10 +59,10 @@ if has_target ficus; then
 fi
 
 # ---- ports ----------------------------------------------------------------------------------
-BACKEND_PORT="$(free_port)" && mark_port "$BACKEND_PORT"
-NGINX_PORT="$(free_port)" && mark_port "$NGINX_PORT"
-GATEWAY_PORT="$(free_port)" && mark_port "$GATEWAY_PORT"
-ADMIN_PORT="$(free_port)" && mark_port "$ADMIN_PORT"
+BACKEND_PORT="$(free_port)"
+NGINX_PORT="$(free_port)"
+GATEWAY_PORT="$(free_port)"
+ADMIN_PORT="$(free_port)"
 
 # ---- start helpers --------------------------------------------------------------------------
 check_body() { # name url: one request must return 200 with the backend's 1024-byte JSON body
@@ -141,6 +126,7 @@ EOF
     "$NGINX" -t -q -p "$TMP/nginx/" -e "$TMP/nginx.log" -c "$TMP/nginx/nginx.conf" ||
         die "nginx rejected its config"
     log "nginx on 127.0.0.1:$NGINX_PORT (worker_processes $NGINX_WORKERS)"
+    # shellcheck disable=SC2094 # nginx appends to the log it also gets stdout/stderr in: harmless
     "$NGINX" -p "$TMP/nginx/" -e "$TMP/nginx.log" -c "$TMP/nginx/nginx.conf" >>"$TMP/nginx.log" 2>&1 &
     PIDS[nginx]=$!
     wait_http nginx "http://127.0.0.1:$NGINX_PORT$REQUEST_PATH"
@@ -197,8 +183,8 @@ run_one() { # target round
         die "wrk against $target failed: $out"
     printf '%s\n' "$out" >"$TMP/wrk-$target-$round.txt"
     parsed="$(parse_wrk <<<"$out")" || die "could not parse wrk output for $target:\n$out"
-    local rps p50 p99 reqs errs non2xx
-    read -r rps p50 p99 reqs errs non2xx <<<"$parsed"
+    local rps p50 p99 errs non2xx
+    read -r rps p50 p99 _ errs non2xx <<<"$parsed"
     RPS[$target:$round]=$rps
     P50[$target:$round]=$p50
     P99[$target:$round]=$p99
@@ -290,7 +276,7 @@ JSON_OUT="$OUT_DIR/gateway-$STAMP.json"
         "$ROUNDS" "$DURATION" "$WARMUP" "$CONNECTIONS" "$THREADS" "$BACKEND_WORKERS" "$NGINX_WORKERS" \
         "${NGINX_WORKER_COUNT:-null}" "${FICUS_THREADS:-null}" "$REQUEST_PATH"
     printf '  "machine": {"cores": %d, "cpu": "%s", "kernel": "%s", "loadavg_start": "%s", "loadavg_end": "%s", "nginx": "%s", "wrk": "%s"},\n' \
-        "$(nproc)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo | tr -d '"\\')" "$(uname -r)" \
+        "$(nproc)" "$(cpu_model)" "$(uname -r)" \
         "$LOADAVG_START" "$LOADAVG_END" \
         "$(if [[ -n "${NGINX:-}" ]]; then "$NGINX" -v 2>&1 | sed 's/.*: //'; fi)" \
         "$("$WRK" -v 2>&1 | head -n1 | awk '{ print $2 }')"

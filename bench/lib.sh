@@ -1,22 +1,15 @@
-# shellcheck shell=bash
-# Shared helpers of the benchmark scripts in bench/ (sourced, not run).
+# Shared helpers for the bench/*.sh scripts. Source it after setting BENCH_NAME (used as the
+# log prefix) and KEEP_TMP; then call `bench_start` to get the temp dir $TMP and the exit trap.
 #
-# The sourcing script sets BENCH_NAME (log prefix) and KEEP_TMP before calling bench_init, and
-# records every process it starts in PIDS[name]=pid; on exit, bench_cleanup stops exactly those
-# processes (by PID), prints the tail of the logs if the script failed, and removes the temp dir.
+# Provides: log, die, bench_start (TMP, PIDS, cleanup trap), stop_pid, find_nginx, apt_install,
+# ensure_wrk, ensure_nginx, free_port, wait_http, parse_wrk, median, calc, cpu_model.
+# shellcheck shell=bash
 
 log() { printf '[%s] %s\n' "${BENCH_NAME:-bench}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-declare -A PIDS=()       # name -> pid of every process this script started
-declare -A USED_PORTS=() # ports handed out by free_port
-
-bench_init() { # prefix: create the temp dir ($TMP) and install the exit/signal traps
-    TMP="$(mktemp -d -t "$1.XXXXXX")"
-    trap bench_cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-}
+# ---- temp dir, processes, cleanup -----------------------------------------------------------
+declare -A PIDS=()   # name -> pid of every process the script started
 
 stop_pid() { # name pid: TERM, wait up to 10 s, then KILL
     local name="$1" pid="$2" i
@@ -60,7 +53,20 @@ bench_cleanup() {
     exit "$rc"
 }
 
+bench_start() { # create $TMP and stop every started process (by PID) on exit
+    TMP="$(mktemp -d -t "ficus-${BENCH_NAME:-bench}.XXXXXX")"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
 # ---- tools ----------------------------------------------------------------------------------
+find_nginx() {
+    command -v nginx 2>/dev/null && return 0
+    [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
+    return 1
+}
+
 apt_install() { # pkg...: install, running `apt-get update` first only if the package lists need it
     local sudo=()
     if ((EUID != 0)); then
@@ -78,7 +84,27 @@ apt_install() { # pkg...: install, running `apt-get update` first only if the pa
     fi
 }
 
+ensure_nginx() { # sets NGINX
+    if ! find_nginx >/dev/null; then
+        log "installing nginx-light"
+        apt_install nginx-light || apt_install nginx
+    fi
+    # shellcheck disable=SC2034 # used by the sourcing script
+    NGINX="$(find_nginx)" || die "nginx not found after install"
+}
+
+ensure_wrk() { # sets WRK; also makes sure curl is there
+    if ! command -v wrk >/dev/null; then
+        log "installing wrk"
+        apt_install wrk
+    fi
+    command -v curl >/dev/null || apt_install curl
+    # shellcheck disable=SC2034 # used by the sourcing script
+    WRK="$(command -v wrk)"
+}
+
 # ---- ports ----------------------------------------------------------------------------------
+declare -A USED_PORTS=()
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { # a loopback port nothing listens on and that this script has not handed out yet
     local p i
@@ -93,9 +119,6 @@ free_port() { # a loopback port nothing listens on and that this script has not 
     done
     die "could not find a free loopback port"
 }
-# Note: call free_port as `VAR="$(free_port)"`; the subshell cannot update USED_PORTS, so the
-# caller must record the port itself: `USED_PORTS[$VAR]=1` (mark_port does it).
-mark_port() { USED_PORTS[$1]=1; }
 
 # ---- start helpers --------------------------------------------------------------------------
 wait_http() { # name url [expected status]: poll until the URL answers with the status (30 s)
@@ -111,7 +134,7 @@ wait_http() { # name url [expected status]: poll until the URL answers with the 
     die "$name did not answer $want on $url within 30 s (last status: ${code:-none})"
 }
 
-# ---- results --------------------------------------------------------------------------------
+# ---- numbers --------------------------------------------------------------------------------
 # Parses wrk --latency output into "rps p50_ms p99_ms requests errors non2xx" (latencies in ms).
 parse_wrk() {
     awk '
@@ -144,3 +167,15 @@ median() { # values...: the median (mean of the two middle values for an even co
 }
 
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+
+# shellcheck disable=SC1003 # tr deletes the characters " and \ (they would break the JSON)
+cpu_model() { awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo | tr -d '"\\'; }
+
+bench_init() { # prefix: create the temp dir ($TMP) and install the exit/signal traps
+    TMP="$(mktemp -d -t "$1.XXXXXX")"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+mark_port() { USED_PORTS[$1]=1; }

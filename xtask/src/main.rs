@@ -1,15 +1,16 @@
 //! Project commands in one place, so a developer and CI run the same steps:
 //! `cargo xtask ci` (fmt check, clippy -D warnings, the test suite), `test`, `lint`, `demo`,
-//! `bench`.
+//! `bench`, `bench-shadow`.
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci|test|lint|demo|bench>
-  ci     cargo fmt --check, clippy -D warnings, then the test suite (what .ci/run runs)
-  test   cargo test --workspace (the README's test command)
-  lint   cargo fmt --check and clippy -D warnings
-  demo   cargo run --release -- demo
-  bench  bash bench/gateway.sh";
+const USAGE: &str = "usage: cargo xtask <ci|test|lint|demo|bench|bench-shadow>
+  ci            cargo fmt --check, clippy -D warnings, then the test suite (what .ci/run runs)
+  test          cargo test --workspace (the README's test command)
+  lint          cargo fmt --check and clippy -D warnings
+  demo          cargo run --release -- demo
+  bench         bash bench/gateway.sh (proxy overhead vs nginx)
+  bench-shadow  bash bench/shadow.sh (shadow reads: latency at a fixed load, max req/s vs nginx mirror)";
 
 fn run(program: &str, args: &[&str]) -> bool {
     eprintln!("xtask: {program} {}", args.join(" "));
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         "lint" => lint(),
         "demo" => run("cargo", &["run", "--release", "--", "demo"]),
         "bench" => run("bash", &["bench/gateway.sh"]),
+        "bench-shadow" => run("bash", &["bench/shadow.sh"]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
