@@ -3,16 +3,17 @@
 //! workers per table on disjoint key ranges. A run resumes where the checkpoints say.
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::db::{Db, TextRow};
+use crate::db::{Db, is_retryable};
 use crate::error::{DataError, Side};
-use crate::keyset::{KeyRange, Query, order_by};
+use crate::keyset::{Key, KeyRange, Query, aliased, order_by};
 use crate::rate::RateLimit;
+use crate::read;
 use crate::resolve::ResolvedTable;
 use crate::write;
 use futures_util::future::try_join_all;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How a backfill runs.
 #[derive(Debug, Clone)]
@@ -27,7 +28,18 @@ pub struct BackfillOptions {
     pub workers: usize,
     /// Read and count only; write nothing (not even checkpoints).
     pub dry_run: bool,
+    /// Read each chunk with a locking read and hold the source rows until the chunk is
+    /// committed in the target, so a source change made meanwhile waits, and is captured (and
+    /// applied) after the copy. Needed beside change capture: without it, a row deleted or
+    /// updated between the chunk's read and its write is written back stale after the applier
+    /// has already applied the change. The method of Ghostferry's data iterator
+    /// (`SELECT … FOR UPDATE` held across the target write).
+    pub lock_source_rows: bool,
 }
+
+/// Attempts of one chunk when it fails with a deadlock, a lock wait timeout or a busy
+/// database (each attempt is a whole transaction, so a retry neither loses nor repeats rows).
+const CHUNK_ATTEMPTS: u32 = 8;
 
 /// Live counters for a progress display (rows/s and ETA from the rows actually left).
 #[derive(Debug, Default)]
@@ -103,7 +115,7 @@ async fn table(
     if opts.dry_run {
         let left = count(source, t, &KeyRange::default()).await?;
         // Compile the chunk query once so a broken mapping shows up now.
-        read_chunk(source, t, &KeyRange::default(), 1).await?;
+        read::read_chunk(source, t, &KeyRange::default(), 1).await?;
         progress.rows_total.fetch_add(left, Ordering::Relaxed);
         return Ok(TableReport {
             table: t.name.clone(),
@@ -159,67 +171,70 @@ async fn worker(
     let (mut rows_done, mut chunks) = (0, 0);
     loop {
         rate.acquire(opts.chunk_rows).await;
-        let rows = read_chunk(source, t, &range, opts.chunk_rows).await?;
-        let n = rows.len() as u64;
-        let done = n < opts.chunk_rows;
-        let Some(last) = rows.last().map(|r| key_of(t, r)) else {
-            let params = checkpoint::advance_params(&opts.domain, t, cp.worker, &range.lo, 0, true);
-            write::checkpoint_only(target, &advance, &params).await?;
-            break;
+        let mut attempt = 1;
+        let step = loop {
+            match copy_chunk(source, target, t, opts, cp.worker, &range, &advance).await {
+                Err(DataError::Sql { source: e, .. })
+                    if attempt < CHUNK_ATTEMPTS && is_retryable(&e) =>
+                {
+                    tracing::debug!(table = %t.name, attempt, "chunk retried: {e}");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                other => break other?,
+            }
         };
-        let last = last?;
-        let params =
-            checkpoint::advance_params(&opts.domain, t, cp.worker, &Some(last.clone()), n, done);
-        write::write_chunk(target, t, &rows, &advance, &params).await?;
+        let Some((n, last)) = step else { break };
         rows_done += n;
         chunks += 1;
         progress.rows_done.fetch_add(n, Ordering::Relaxed);
         range.lo = Some(last);
-        if done {
+        if n < opts.chunk_rows {
             break;
         }
     }
     Ok((rows_done, chunks))
 }
 
-fn key_of(t: &ResolvedTable, row: &TextRow) -> Result<Vec<String>, DataError> {
-    t.key
-        .iter()
-        .map(|k| {
-            row[k.index].clone().ok_or_else(|| {
-                DataError::mapping(
-                    &t.name,
-                    format!("key column {} is NULL in a source row", t.columns[k.index].target),
-                )
-            })
-        })
-        .collect()
-}
-
-/// Up to `limit` source rows of `range` in key order, as transfer text in column order.
-async fn read_chunk(
+/// Copy the chunk after `range.lo`: read it (holding the rows when `opts.lock_source_rows`),
+/// write it with its checkpoint, release the rows. `None` when the range had no more rows (its
+/// checkpoint is then marked done); else the rows copied and the last key.
+async fn copy_chunk(
     source: &Db,
+    target: &Db,
     t: &ResolvedTable,
+    opts: &BackfillOptions,
+    worker: usize,
     range: &KeyRange,
-    limit: u64,
-) -> Result<Vec<TextRow>, DataError> {
-    let d = source.dialect();
-    let mut q = Query::new(d);
-    let key = t.source_key();
-    let pred = q.range(&key, range, t.filter.as_deref());
-    let select: Vec<String> =
-        t.columns.iter().map(|c| d.transfer(c.class, &c.source_expr)).collect();
-    let sql = format!(
-        "SELECT {} FROM {} WHERE {pred} ORDER BY {} {}",
-        select.join(", "),
-        t.source_table,
-        order_by(&key),
-        d.limit_offset(limit, 0)
-    );
-    source
-        .fetch_texts(&sql, &q.params)
-        .await
-        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
+    advance: &str,
+) -> Result<Option<(u64, Key)>, DataError> {
+    let mut held = None;
+    let rows = if opts.lock_source_rows {
+        let tx = held.insert(
+            source
+                .begin(true)
+                .await
+                .map_err(DataError::sql(Side::Source, "begin a locking read"))?,
+        );
+        read::read_chunk_locked(tx, source, t, range, opts.chunk_rows).await?
+    } else {
+        read::read_chunk(source, t, range, opts.chunk_rows).await?
+    };
+    let n = rows.len() as u64;
+    let Some(last) = rows.last().map(|r| read::key_of(t, r)) else {
+        let params = checkpoint::advance_params(&opts.domain, t, worker, &range.lo, 0, true);
+        write::checkpoint_only(target, advance, &params).await?;
+        return Ok(None);
+    };
+    let last = last?;
+    let done = n < opts.chunk_rows;
+    let params = checkpoint::advance_params(&opts.domain, t, worker, &Some(last.clone()), n, done);
+    write::write_chunk(target, t, &rows, advance, &params).await?;
+    if let Some(tx) = held {
+        // Only releases the share locks: the transaction wrote nothing.
+        tx.commit().await.map_err(DataError::sql(Side::Source, "release the chunk's rows"))?;
+    }
+    Ok(Some((n, last)))
 }
 
 /// Source rows in `range` (after the filter).
@@ -280,7 +295,7 @@ pub(crate) async fn key_at(
     let filter = t.filter.as_deref().map_or_else(|| "1=1".to_owned(), |f| format!("({f})"));
     let sql = format!(
         "SELECT {} FROM {} WHERE {filter} ORDER BY {} {}",
-        select.join(", "),
+        aliased(&select),
         t.source_table,
         order_by(&key),
         d.limit_offset(1, offset)

@@ -36,6 +36,8 @@ pub struct KeyColumn {
 pub struct ResolvedTable {
     /// The target table as written in the plan (names checkpoints and reports).
     pub name: String,
+    /// The source table as written in the plan (`name` or `schema.name`).
+    pub source_name: String,
     /// Quoted source table.
     pub source_table: String,
     /// Quoted target table.
@@ -207,6 +209,7 @@ fn resolve(
     };
     Ok(ResolvedTable {
         name: m.target.clone(),
+        source_name: m.source.clone(),
         source_table: sd.table(&m.source),
         target_table: td.table(&m.target),
         checkpoint_table,

@@ -146,6 +146,8 @@ pub enum Command {
     Backfill(crate::data_cmd::BackfillArgs),
     /// Compare a domain's tables between source and target; exit 3 on differences.
     Verify(crate::data_cmd::VerifyArgs),
+    /// Change capture of a domain's source tables: start, stop, run the applier, status.
+    Capture(crate::data_cmd::capture::CaptureArgs),
 }
 
 /// What `ficus diffs DOMAIN` does besides the report.

@@ -1,4 +1,4 @@
-//! `ficus backfill` and `ficus verify`: load the plan, connect to the domain's two databases,
+//! `ficus backfill` and `ficus verify` (and, in submodules, `capture` and `repair`): load the plan, connect to the domain's two databases,
 //! resolve its table mappings and run the data engine; progress on stderr (TTY only), results
 //! on stdout as text or JSON.
 
@@ -13,6 +13,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+pub mod capture;
 
 #[derive(Debug, Clone, Args)]
 pub struct BackfillArgs {
@@ -54,7 +56,10 @@ pub struct VerifyArgs {
     pub output: Output,
 }
 
-fn data_config(plan_path: &std::path::Path, domain: &str) -> Result<DataConfig, CliError> {
+pub(crate) fn data_config(
+    plan_path: &std::path::Path,
+    domain: &str,
+) -> Result<DataConfig, CliError> {
     let plan = Plan::load(plan_path).map_err(|e| CliError::new(Exit::InvalidPlan, e))?;
     let d = plan
         .domain(domain)
@@ -77,7 +82,7 @@ fn url(u: &DbUrl, side: Side) -> Result<String, CliError> {
     }
 }
 
-async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
+pub(crate) async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
     let source = Db::connect(Side::Source, &url(&cfg.source, Side::Source)?, pool)
         .await
         .context("connect")?;
@@ -87,7 +92,7 @@ async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
     Ok((source, target))
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
     println!("{}", serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?);
     Ok(())
 }
@@ -105,6 +110,12 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
         rate_rows_per_second: args.rate_rows_per_second.or(cfg.rate_rows_per_second),
         workers,
         dry_run: args.dry_run,
+        // Beside change capture, hold each chunk's source rows until it commits (see
+        // `ficus_data::capture`).
+        lock_source_rows: !args.dry_run
+            && ficus_data::capture::installed(&source, &tables, &args.domain)
+                .await
+                .context("look for capture triggers")?,
     };
     let progress = Progress::default();
     let run = ficus_data::backfill(&source, &target, &tables, &opts, &progress);

@@ -72,6 +72,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             logging::init("warn");
             data_cmd::verify(&args).await
         }
+        Command::Capture(args) => {
+            logging::init("warn");
+            data_cmd::capture::run(&args).await
+        }
         Command::Demo(args) => {
             logging::init("warn");
             demo::run(&args).await

@@ -118,6 +118,19 @@ pub trait Dialect: Sync + Send {
         true
     }
 
+    /// The clause that makes a `SELECT` a locking read (rows cannot change until the
+    /// transaction ends), with a leading space; empty where a transaction-wide lock does it.
+    fn lock_rows(&self) -> &'static str {
+        ""
+    }
+
+    /// The current time as whole microseconds since the Unix epoch (a BIGINT), from the
+    /// database's clock.
+    fn now_micros(&self) -> String;
+
+    /// A JSON array of text expressions, rendered as text (`["a", "1"]`).
+    fn json_text_array(&self, items: &[String]) -> String;
+
     /// `LIMIT n OFFSET m`.
     fn limit_offset(&self, limit: u64, offset: u64) -> String {
         format!("LIMIT {limit} OFFSET {offset}")

@@ -91,6 +91,18 @@ impl Dialect for MySql {
         format!("CHAR_LENGTH({expr})")
     }
 
+    fn lock_rows(&self) -> &'static str {
+        " LOCK IN SHARE MODE"
+    }
+
+    fn now_micros(&self) -> String {
+        "CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)".to_owned()
+    }
+
+    fn json_text_array(&self, items: &[String]) -> String {
+        format!("JSON_ARRAY({})", items.join(", "))
+    }
+
     fn to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS CHAR)")
     }

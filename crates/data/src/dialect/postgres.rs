@@ -98,6 +98,18 @@ impl Dialect for Postgres {
         format!("char_length({expr})")
     }
 
+    fn lock_rows(&self) -> &'static str {
+        " FOR SHARE"
+    }
+
+    fn now_micros(&self) -> String {
+        "CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS bigint)".to_owned()
+    }
+
+    fn json_text_array(&self, items: &[String]) -> String {
+        format!("CAST(json_build_array({}) AS text)", items.join(", "))
+    }
+
     fn to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS text)")
     }

@@ -87,6 +87,14 @@ impl Dialect for Sqlite {
         }
     }
 
+    fn now_micros(&self) -> String {
+        "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)".to_owned()
+    }
+
+    fn json_text_array(&self, items: &[String]) -> String {
+        format!("json_array({})", items.join(", "))
+    }
+
     fn to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS TEXT)")
     }

@@ -9,7 +9,7 @@
 use crate::db::{Db, TextRow};
 use crate::dialect::canon_row;
 use crate::error::{DataError, Side};
-use crate::keyset::{KeyRange, Query, order_by};
+use crate::keyset::{KeyRange, Query, aliased, order_by};
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
 use md5::{Digest, Md5};
@@ -135,7 +135,7 @@ impl<'a> View<'a> {
             .map(|&i| d.transfer(self.cols[i].0, &self.key[self.key_pos(i)].0))
             .collect();
         select.extend(self.cols.iter().map(|(class, e)| d.canon(*class, e)));
-        format!("SELECT {} FROM {}", select.join(", "), self.table)
+        format!("SELECT {} FROM {}", aliased(&select), self.table)
     }
 
     fn key_pos(&self, col: usize) -> usize {
@@ -174,7 +174,7 @@ impl<'a> View<'a> {
             .collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE {pred} ORDER BY {} {}",
-            select.join(", "),
+            aliased(&select),
             self.table,
             order_by(&self.key),
             d.limit_offset(1, offset)
