@@ -168,12 +168,19 @@ async fn worker(
 ) -> Result<(u64, u64), DataError> {
     let advance = checkpoint::advance_sql(target, t);
     let mut range = cp.next_range();
+    // Straight COPY into the table while the rest of this worker's range is empty in the
+    // target and no applier writes beside us; a conflict turns it off for the worker.
+    let mut direct = !opts.lock_source_rows && target_range_empty(target, t, &range).await?;
     let (mut rows_done, mut chunks) = (0, 0);
     loop {
         rate.acquire(opts.chunk_rows).await;
         let mut attempt = 1;
         let step = loop {
-            match copy_chunk(source, target, t, opts, cp.worker, &range, &advance).await {
+            match copy_chunk(source, target, t, opts, cp.worker, &range, &advance, direct).await {
+                Err(DataError::Sql { source: e, .. }) if direct && is_unique_violation(&e) => {
+                    tracing::debug!(table = %t.name, "target rows appeared in the range: upserting");
+                    direct = false;
+                }
                 Err(DataError::Sql { source: e, .. })
                     if attempt < CHUNK_ATTEMPTS && is_retryable(&e) =>
                 {
@@ -207,6 +214,7 @@ async fn copy_chunk(
     worker: usize,
     range: &KeyRange,
     advance: &str,
+    direct: bool,
 ) -> Result<Option<(u64, Key)>, DataError> {
     let mut held = None;
     let rows = if opts.lock_source_rows {
@@ -229,12 +237,39 @@ async fn copy_chunk(
     let last = last?;
     let done = n < opts.chunk_rows;
     let params = checkpoint::advance_params(&opts.domain, t, worker, &Some(last.clone()), n, done);
-    write::write_chunk(target, t, &rows, advance, &params).await?;
+    write::write_chunk(target, t, &rows, advance, &params, direct).await?;
     if let Some(tx) = held {
         // Only releases the share locks: the transaction wrote nothing.
         tx.commit().await.map_err(DataError::sql(Side::Source, "release the chunk's rows"))?;
     }
     Ok(Some((n, last)))
+}
+
+/// Whether the target holds no row in `range` (by the target's key).
+async fn target_range_empty(
+    target: &Db,
+    t: &ResolvedTable,
+    range: &KeyRange,
+) -> Result<bool, DataError> {
+    let d = target.dialect();
+    let mut q = Query::new(d);
+    let pred = q.range(&t.target_key(target), range, None);
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {pred} {}",
+        d.to_text("1"),
+        t.target_table,
+        d.limit_offset(1, 0)
+    );
+    let rows = target
+        .fetch_texts(&sql, &q.params)
+        .await
+        .map_err(DataError::sql(Side::Target, format!("look for rows in {}", t.name)))?;
+    Ok(rows.is_empty())
+}
+
+/// SQLSTATE 23505 (PostgreSQL) / 23000 (MariaDB/MySQL) / SQLite's 1555, 2067: a duplicate key.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Source rows in `range` (after the filter).

@@ -20,17 +20,25 @@ const MAX_PARAMS: usize = 30_000;
 const DELETE_BATCH: usize = 200;
 
 /// Write `rows` (transfer text, in `t.columns` order) and run the checkpoint update in the same
-/// transaction.
+/// transaction. `direct`: the rows' key range is known empty in the target, so PostgreSQL
+/// takes them by `COPY` straight into the table (no staging, no conflict check; a row that
+/// appeared meanwhile fails the chunk with a unique violation and the caller upserts instead).
 pub(crate) async fn write_chunk(
     target: &Db,
     t: &ResolvedTable,
     rows: &[TextRow],
     checkpoint_sql: &str,
     checkpoint_params: &[Option<String>],
+    direct: bool,
 ) -> Result<(), DataError> {
     let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
     let mut tx = target.begin(false).await.map_err(err("begin"))?;
-    upsert_rows(&mut tx, target, t, rows).await?;
+    match &mut tx {
+        DbTx::Postgres(pg) if direct => {
+            copy_into(pg, t, &t.target_table, &column_list(target, t), rows).await?;
+        }
+        _ => upsert_rows(&mut tx, target, t, rows).await?,
+    }
     tx.execute(checkpoint_sql, checkpoint_params).await.map_err(err("advance the checkpoint"))?;
     tx.commit().await.map_err(err("commit"))
 }
@@ -56,21 +64,7 @@ pub(crate) async fn upsert_rows(
             )))
             .await
             .map_err(err("create the staging table"))?;
-            let mut copy = tx
-                .copy_in_raw(&format!("COPY {stage} ({cols}) FROM STDIN"))
-                .await
-                .map_err(err("start COPY"))?;
-            let mut buf = Vec::with_capacity(rows.len() * 64);
-            for r in rows {
-                copy_line(&mut buf, t, r);
-                if buf.len() > 1 << 20 {
-                    copy.send(std::mem::take(&mut buf)).await.map_err(err("COPY"))?;
-                }
-            }
-            if !buf.is_empty() {
-                copy.send(buf).await.map_err(err("COPY"))?;
-            }
-            copy.finish().await.map_err(err("finish COPY"))?;
+            copy_into(tx, t, &stage, &cols, rows).await?;
             let upsert = pg_upsert(target, t, &stage, &cols);
             tx.execute(AssertSqlSafe(upsert)).await.map_err(err("upsert the chunk"))?;
             // ON COMMIT DELETE ROWS empties the stage at commit; a transaction that writes
@@ -86,6 +80,33 @@ pub(crate) async fn upsert_rows(
             }
         }
     }
+    Ok(())
+}
+
+/// `COPY table (cols) FROM STDIN` of `rows` in text format, in 1 MiB messages.
+async fn copy_into(
+    tx: &mut sqlx::PgConnection,
+    t: &ResolvedTable,
+    table: &str,
+    cols: &str,
+    rows: &[TextRow],
+) -> Result<(), DataError> {
+    let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
+    let mut copy = tx
+        .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN"))
+        .await
+        .map_err(err("start COPY"))?;
+    let mut buf = Vec::with_capacity((rows.len() * 64).min(1 << 21));
+    for r in rows {
+        copy_line(&mut buf, t, r);
+        if buf.len() > 1 << 20 {
+            copy.send(std::mem::take(&mut buf)).await.map_err(err("COPY"))?;
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await.map_err(err("COPY"))?;
+    }
+    copy.finish().await.map_err(err("finish COPY"))?;
     Ok(())
 }
 

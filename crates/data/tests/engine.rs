@@ -8,6 +8,8 @@ mod util;
 
 #[path = "cases/capture.rs"]
 mod capture;
+#[path = "cases/repair.rs"]
+mod repair;
 
 use ficus_data::verify::DiffKind;
 use ficus_data::{
@@ -338,7 +340,7 @@ async fn aborted_backfills_resume_to_an_exactly_equal_copy() {
         // own connections, which close like a crashed process's: the server rolls back.
         let source = Db::connect(Side::Source, &my.url, 4).await.unwrap();
         let target = Db::connect(Side::Target, &pg.url, 4).await.unwrap();
-        let cut = Duration::from_millis(5 + (i * 37) % 60);
+        let cut = Duration::from_millis(5 + (i * 37) % 150);
         let _ = tokio::time::timeout(
             cut,
             backfill(&source, &target, &tables, &opts, &Progress::default()),

@@ -148,6 +148,8 @@ pub enum Command {
     Verify(crate::data_cmd::VerifyArgs),
     /// Change capture of a domain's source tables: start, stop, run the applier, status.
     Capture(crate::data_cmd::capture::CaptureArgs),
+    /// Re-copy the rows a verify JSON report found differing (never a row changed since).
+    Repair(crate::data_cmd::repair::RepairArgs),
 }
 
 /// What `ficus diffs DOMAIN` does besides the report.

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub mod capture;
+pub mod repair;
 
 #[derive(Debug, Clone, Args)]
 pub struct BackfillArgs {

@@ -76,6 +76,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             logging::init("warn");
             data_cmd::capture::run(&args).await
         }
+        Command::Repair(args) => {
+            logging::init("warn");
+            data_cmd::repair::run(&args).await
+        }
         Command::Demo(args) => {
             logging::init("warn");
             demo::run(&args).await

@@ -6,7 +6,7 @@
 //! not called drift. Method: reladiff/data-diff's checksum-and-bisect.
 
 mod report;
-mod side;
+pub(crate) mod side;
 
 pub use report::{ColumnDiff, DiffKind, RowDiff, TableVerify, VerifyReport};
 
@@ -190,7 +190,15 @@ fn compare_with(
     for r in b {
         let k = tgt.canon_key(&r);
         match left.remove(&k) {
-            None => out.push(RowDiff { kind: DiffKind::Extra, key: r.key, columns: Vec::new() }),
+            None => {
+                let target_hash = Some(side::canon_hash(&r.cols));
+                out.push(RowDiff {
+                    kind: DiffKind::Extra,
+                    key: r.key,
+                    columns: Vec::new(),
+                    target_hash,
+                })
+            }
             Some(s) if s.cols != r.cols => {
                 let columns = s
                     .cols
@@ -204,7 +212,8 @@ fn compare_with(
                         target: y.clone(),
                     })
                     .collect();
-                out.push(RowDiff { kind: DiffKind::Different, key: s.key, columns });
+                let target_hash = Some(side::canon_hash(&r.cols));
+                out.push(RowDiff { kind: DiffKind::Different, key: s.key, columns, target_hash });
             }
             Some(_) => {}
         }
@@ -213,6 +222,7 @@ fn compare_with(
         kind: DiffKind::Missing,
         key: s.key,
         columns: Vec::new(),
+        target_hash: None,
     }));
     out
 }

@@ -127,6 +127,30 @@ impl<'a> View<'a> {
         Ok(out)
     }
 
+    /// The rows with these keys, read inside `tx` with a locking read (`FOR UPDATE` where the
+    /// engine has it), so they cannot change before the transaction ends.
+    pub async fn rows_by_key_locked(
+        &self,
+        tx: &mut crate::db::DbTx,
+        keys: &[Vec<String>],
+    ) -> Result<Vec<CanonRow>, DataError> {
+        let d = self.db.dialect();
+        let lock = match self.db.engine() {
+            ficus_model::mapping::Engine::Sqlite => "",
+            _ => " FOR UPDATE",
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for batch in keys.chunks(100) {
+            let mut q = Query::new(d);
+            let ors: Vec<String> = batch.iter().map(|k| q.equals(&self.key, k)).collect();
+            let sql = format!("{} WHERE ({}){lock}", self.select_rows(), ors.join(" OR "));
+            let rows =
+                tx.fetch_texts(&sql, &q.params).await.map_err(self.err("lock rows to repair"))?;
+            out.extend(self.split_rows(rows));
+        }
+        Ok(out)
+    }
+
     fn select_rows(&self) -> String {
         let d = self.db.dialect();
         let mut select: Vec<String> = self
@@ -186,6 +210,20 @@ impl<'a> View<'a> {
             .map_err(self.err("find a chunk boundary"))?;
         Ok(rows.into_iter().next().map(|r| r.into_iter().map(Option::unwrap_or_default).collect()))
     }
+}
+
+/// The hash of a row's canonical columns as 16 hex digits: [`row_hash`] of the row's canonical
+/// text (`CHAR_LENGTH:text` or `N` per column, joined with `,`, as [`crate::dialect::canon_row`]
+/// renders it in SQL).
+pub(crate) fn canon_hash(cols: &[Option<String>]) -> String {
+    let text: Vec<String> = cols
+        .iter()
+        .map(|c| match c {
+            Some(s) => format!("{}:{s}", s.chars().count()),
+            None => "N".to_owned(),
+        })
+        .collect();
+    format!("{:016x}", row_hash(&text.join(",")))
 }
 
 /// The last 15 hex digits of the MD5 of `text`, as an integer (reladiff's `md5_as_int`).
