@@ -28,5 +28,5 @@ pub use capture::{CaptureOptions, CaptureStatus, Lag};
 pub use db::Db;
 pub use error::{DataError, Side};
 pub use repair::{RepairReport, repair};
-pub use resolve::{ResolvedTable, resolve_tables};
+pub use resolve::{ResolvedTable, resolve_reverse, resolve_tables};
 pub use verify::{VerifyOptions, VerifyReport, verify};

@@ -222,12 +222,32 @@ pub enum Transform {
     Cast(CastType),
     /// A decimal amount of money to integer cents: `round(v * 100)`.
     MoneyToCents,
+    /// Integer cents to a decimal amount of money: `v / 100` (the inverse of `MoneyToCents`).
+    CentsToMoney,
     /// A timestamp written in local time at a fixed UTC offset, to UTC: `v - offset`.
     /// Offset 0 for a value already in UTC (or a zone-aware value, which every engine reads
     /// in UTC).
     TimestampUtc { offset_minutes: i32 },
     /// Leading and trailing spaces removed.
     Trim,
+}
+
+impl Transform {
+    /// The transform that takes a target value back to its source column, for the reverse
+    /// direction (new → legacy). Exact for a rename, money ↔ cents and a fixed-offset
+    /// timestamp; a cast becomes a plain copy (the destination column's type decides how the
+    /// value is written); `trim` becomes a plain copy too, so the spaces it removed are not
+    /// restored.
+    pub fn inverse(&self) -> Transform {
+        match self {
+            Transform::None | Transform::Cast(_) | Transform::Trim => Transform::None,
+            Transform::MoneyToCents => Transform::CentsToMoney,
+            Transform::CentsToMoney => Transform::MoneyToCents,
+            Transform::TimestampUtc { offset_minutes } => {
+                Transform::TimestampUtc { offset_minutes: -offset_minutes }
+            }
+        }
+    }
 }
 
 /// Portable cast targets, rendered per dialect.

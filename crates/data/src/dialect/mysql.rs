@@ -40,6 +40,10 @@ impl Dialect for MySql {
         format!("CAST(ROUND(({expr}) * 100) AS SIGNED)")
     }
 
+    fn cents_to_money(&self, expr: &str) -> String {
+        format!("(CAST({expr} AS DECIMAL(65,0)) / 100)")
+    }
+
     fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
         format!("(({expr}) + INTERVAL {minutes} MINUTE)")
     }

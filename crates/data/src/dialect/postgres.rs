@@ -50,6 +50,10 @@ impl Dialect for Postgres {
         format!("CAST(round(({expr}) * 100) AS bigint)")
     }
 
+    fn cents_to_money(&self, expr: &str) -> String {
+        format!("(CAST({expr} AS numeric) / 100)")
+    }
+
     fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
         format!("(({expr}) + interval '{minutes} minutes')")
     }

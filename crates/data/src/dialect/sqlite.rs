@@ -38,6 +38,10 @@ impl Dialect for Sqlite {
         format!("CAST(round(({expr}) * 100) AS INTEGER)")
     }
 
+    fn cents_to_money(&self, expr: &str) -> String {
+        format!("printf('%.2f', ({expr}) / 100.0)")
+    }
+
     fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
         format!("strftime('%Y-%m-%d %H:%M:%f', {expr}, '{minutes:+} minutes')")
     }

@@ -319,3 +319,103 @@ async fn postgres_source_triggers_capture_every_kind_of_change() {
     my.drop().await;
     pg.drop().await;
 }
+
+#[tokio::test]
+async fn reverse_capture_applies_new_changes_to_legacy_through_the_inverted_mapping() {
+    let my = MyDatabase::new().await;
+    let pg = PgSchema::new().await;
+    my.db
+        .execute(
+            "CREATE TABLE Invoice (InvoiceId INT PRIMARY KEY, Total DECIMAL(10,2) NOT NULL, \
+             IssuedAt DATETIME(6) NULL, Region VARCHAR(8) NULL) CHARACTER SET utf8mb4",
+            &[],
+        )
+        .await
+        .unwrap();
+    my.db
+        .execute(
+            "INSERT INTO Invoice VALUES (1, 1.98, '2024-01-01 02:00:00', 'x'), (2, 3.96, NULL, 'y'), (3, 5.94, '2024-02-01 12:30:00.5', NULL)",
+            &[],
+        )
+        .await
+        .unwrap();
+    pg.exec(
+        "CREATE TABLE {schema}.invoices (invoice_id integer PRIMARY KEY, total_cents bigint NOT NULL, \
+         issued_at timestamp(6), region text, source text)",
+    )
+    .await;
+    let plan = format!(
+        "source = \"mysql://unused\"\ntarget = \"postgres://unused\"\n\
+         [[domains.d.data.tables]]\nsource = \"Invoice\"\ntarget = \"{}.invoices\"\nkey = [\"InvoiceId\"]\nrename_all = \"snake_case\"\n\
+         [domains.d.data.tables.columns]\ntotal_cents = {{ from = \"Total\", transform = \"money_to_cents\" }}\n\
+         issued_at = {{ from = \"IssuedAt\", transform = \"timestamp_utc\", offset = \"+02:00\" }}\n\
+         source = {{ value = \"legacy\" }}\n",
+        pg.name
+    );
+    let cfg = data_config(&plan);
+    let forward = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let opts = BackfillOptions {
+        domain: "d".into(),
+        chunk_rows: 10,
+        rate_rows_per_second: None,
+        workers: 1,
+        dry_run: false,
+        lock_source_rows: false,
+    };
+    backfill(&my.db, &pg.db, &forward, &opts, &Progress::default()).await.unwrap();
+
+    // read-new: the new side takes the writes; capture them there and apply them to legacy.
+    let reverse = ficus_data::resolve_reverse(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    capture::start(&pg.db, &reverse, "d/reverse").await.unwrap();
+    let s = &pg.name;
+    pg.exec(&format!(
+        "UPDATE {s}.invoices SET total_cents = 1234, region = 'eu' WHERE invoice_id = 1"
+    ))
+    .await;
+    pg.exec(&format!("DELETE FROM {s}.invoices WHERE invoice_id = 2")).await;
+    pg.exec(&format!(
+        "INSERT INTO {s}.invoices VALUES (4, 999, '2024-03-01 10:00:00', NULL, 'new')"
+    ))
+    .await;
+    let status = CaptureStatus::default();
+    let n = capture::apply_pending(
+        &pg.db,
+        &my.db,
+        &reverse,
+        &CaptureOptions::new("d/reverse"),
+        &status,
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 3);
+    let rows = my
+        .db
+        .fetch_texts(
+            "SELECT CAST(InvoiceId AS CHAR), CAST(Total AS CHAR), CAST(IssuedAt AS CHAR), Region FROM Invoice ORDER BY InvoiceId",
+            &[],
+        )
+        .await
+        .unwrap();
+    let some = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        rows,
+        vec![
+            vec![some("1"), some("12.34"), some("2024-01-01 02:00:00.000000"), some("eu")],
+            vec![some("3"), some("5.94"), some("2024-02-01 12:30:00.500000"), None],
+            // Offset re-applied: 10:00 UTC is 12:00 at +02:00.
+            vec![some("4"), some("9.99"), some("2024-03-01 12:00:00.000000"), None],
+        ]
+    );
+    // And forward they agree again (the constant column aside, which has no inverse).
+    let v = verify(&my.db, &pg.db, &forward, &quick_verify()).await.unwrap();
+    let t = &v.tables[0];
+    assert_eq!((t.source_rows, t.target_rows), (3, 3));
+    assert!(
+        t.differences.iter().all(|d| d.columns.iter().all(|c| c.column == "source")),
+        "{}",
+        v.to_text()
+    );
+    capture::stop(&pg.db, &reverse, "d/reverse", true).await.unwrap();
+    pg.drop().await;
+    my.drop().await;
+}

@@ -62,6 +62,10 @@ pub struct CaptureTarget {
     /// The plan file.
     #[arg(short = 'c', long = "config", default_value = "ficus.toml")]
     pub plan: PathBuf,
+    /// The reverse direction (new → legacy, for `read-new`): triggers on the target tables,
+    /// changes applied to the source through the inverted mapping.
+    #[arg(long)]
+    pub reverse: bool,
 }
 
 pub async fn run(args: &CaptureArgs) -> Result<(), CliError> {
@@ -72,11 +76,20 @@ pub async fn run(args: &CaptureArgs) -> Result<(), CliError> {
         | CaptureAction::Status { at, .. } => at,
     };
     let cfg = data_config(&at.plan, &at.domain)?;
-    let (source, target) = connect(&cfg, 4).await?;
-    let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables)
-        .await
-        .context("resolve the table mappings")?;
-    let label = at.domain.as_str();
+    let (legacy, new) = connect(&cfg, 4).await?;
+    let (source, target, tables) = if at.reverse {
+        let tables = ficus_data::resolve_reverse(&legacy, &new, &cfg.tables)
+            .await
+            .context("resolve the inverted table mappings")?;
+        (new, legacy, tables)
+    } else {
+        let tables = ficus_data::resolve_tables(&legacy, &new, &cfg.tables)
+            .await
+            .context("resolve the table mappings")?;
+        (legacy, new, tables)
+    };
+    let label = if at.reverse { format!("{}/reverse", at.domain) } else { at.domain.clone() };
+    let label = label.as_str();
     let result = match &args.action {
         CaptureAction::Start(_) => {
             capture::start(&source, &tables, label).await.context("start capture")?;

@@ -338,6 +338,7 @@ fn column(c: &mut Checker<'_>, p: &[Seg<'_>], value: &toml::Value) -> Option<Col
         },
         (None, None) => Transform::None,
         (Some("money_to_cents"), None) => Transform::MoneyToCents,
+        (Some("cents_to_money"), None) => Transform::CentsToMoney,
         (Some("trim"), None) => Transform::Trim,
         (Some("timestamp_utc"), None) => {
             let offset = text("offset").unwrap_or("+00:00");
@@ -357,7 +358,7 @@ fn column(c: &mut Checker<'_>, p: &[Seg<'_>], value: &toml::Value) -> Option<Col
         (Some(other), None) => {
             c.issue(
                 p,
-                format!("transform {other:?} is not known; expected money_to_cents, timestamp_utc or trim (or cast = \"…\")"),
+                format!("transform {other:?} is not known; expected money_to_cents, cents_to_money, timestamp_utc or trim (or cast = \"…\")"),
             );
             Transform::None
         }
