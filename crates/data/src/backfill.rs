@@ -9,6 +9,7 @@ use crate::keyset::{Key, KeyRange, Query, aliased, order_by};
 use crate::rate::RateLimit;
 use crate::read;
 use crate::resolve::ResolvedTable;
+use crate::throttle::Gate;
 use crate::write;
 use futures_util::future::try_join_all;
 use std::sync::Mutex;
@@ -35,6 +36,8 @@ pub struct BackfillOptions {
     /// has already applied the change. The method of Ghostferry's data iterator
     /// (`SELECT … FOR UPDATE` held across the target write).
     pub lock_source_rows: bool,
+    /// Adaptive throttling on source load (checked before each chunk); `None` for none.
+    pub throttle: Option<ficus_model::mapping::Throttle>,
 }
 
 /// Attempts of one chunk when it fails with a deadlock, a lock wait timeout or a busy
@@ -50,6 +53,8 @@ pub struct Progress {
     pub rows_total: AtomicU64,
     /// The table being copied.
     pub table: Mutex<String>,
+    /// Throttle checks that found the source busy and paused a chunk.
+    pub throttle_waits: AtomicU64,
 }
 
 /// What a backfill did, per table.
@@ -90,12 +95,13 @@ pub async fn backfill(
 ) -> Result<BackfillReport, DataError> {
     let start = Instant::now();
     let rate = RateLimit::new(opts.rate_rows_per_second);
+    let gate = Gate::new(opts.throttle.clone());
     let mut reports = Vec::with_capacity(tables.len());
     for t in tables {
         if let Ok(mut name) = progress.table.lock() {
             name.clone_from(&t.name);
         }
-        reports.push(table(source, target, t, opts, &rate, progress).await?);
+        reports.push(table(source, target, t, opts, (&rate, &gate), progress).await?);
     }
     Ok(BackfillReport {
         dry_run: opts.dry_run,
@@ -109,7 +115,7 @@ async fn table(
     target: &Db,
     t: &ResolvedTable,
     opts: &BackfillOptions,
-    rate: &RateLimit,
+    limits: (&RateLimit, &Gate),
     progress: &Progress,
 ) -> Result<TableReport, DataError> {
     if opts.dry_run {
@@ -142,7 +148,7 @@ async fn table(
     let results = try_join_all(
         cps.into_iter()
             .filter(|c| !c.done)
-            .map(|cp| worker(source, target, t, opts, rate, progress, cp)),
+            .map(|cp| worker(source, target, t, opts, limits, progress, cp)),
     )
     .await?;
     let rows_copied: u64 = results.iter().map(|r| r.0).sum();
@@ -162,7 +168,7 @@ async fn worker(
     target: &Db,
     t: &ResolvedTable,
     opts: &BackfillOptions,
-    rate: &RateLimit,
+    (rate, gate): (&RateLimit, &Gate),
     progress: &Progress,
     cp: Checkpoint,
 ) -> Result<(u64, u64), DataError> {
@@ -174,6 +180,8 @@ async fn worker(
     let (mut rows_done, mut chunks) = (0, 0);
     loop {
         rate.acquire(opts.chunk_rows).await;
+        let waits = gate.wait(source).await?;
+        progress.throttle_waits.fetch_add(waits, Ordering::Relaxed);
         let mut attempt = 1;
         let step = loop {
             match copy_chunk(source, target, t, opts, cp.worker, &range, &advance, direct).await {

@@ -19,6 +19,7 @@ mod rate;
 mod read;
 pub mod repair;
 pub mod resolve;
+pub mod throttle;
 pub mod types;
 pub mod verify;
 mod write;

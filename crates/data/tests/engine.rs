@@ -10,6 +10,8 @@ mod util;
 mod capture;
 #[path = "cases/repair.rs"]
 mod repair;
+#[path = "cases/throttle.rs"]
+mod throttle;
 
 use ficus_data::verify::DiffKind;
 use ficus_data::{
@@ -93,6 +95,7 @@ async fn chinook_mariadb_to_postgres_renamed_schema_verifies_equal() {
         workers: 3,
         dry_run: false,
         lock_source_rows: false,
+        throttle: None,
     };
 
     let dry = backfill(
@@ -222,6 +225,7 @@ async fn verify_finds_exactly_100_planted_differences() {
         workers: 2,
         dry_run: false,
         lock_source_rows: false,
+        throttle: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
@@ -334,6 +338,7 @@ async fn aborted_backfills_resume_to_an_exactly_equal_copy() {
         workers: 2,
         dry_run: false,
         lock_source_rows: false,
+        throttle: None,
     };
     for i in 0..12u64 {
         // Abort the run at a different point each time (drops the future mid-chunk), with its
@@ -379,6 +384,7 @@ async fn a_newer_target_row_is_never_overwritten() {
         workers: 1,
         dry_run: false,
         lock_source_rows: false,
+        throttle: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let live = format!("SELECT name FROM {}.items WHERE region = 'eu' AND id = 1", pg.name);

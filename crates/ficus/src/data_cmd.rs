@@ -117,6 +117,7 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
             && ficus_data::capture::installed(&source, &tables, &args.domain)
                 .await
                 .context("look for capture triggers")?,
+        throttle: cfg.throttle.clone(),
     };
     let progress = Progress::default();
     let run = ficus_data::backfill(&source, &target, &tables, &opts, &progress);

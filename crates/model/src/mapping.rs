@@ -22,8 +22,37 @@ pub struct DataConfig {
     /// How long verify waits before re-checking suspect rows, so replication or capture lag is
     /// not reported as drift.
     pub recheck_delay: Duration,
+    /// Adaptive throttling of the backfill on source load; `None` for none.
+    pub throttle: Option<Throttle>,
     /// Tables in plan order.
     pub tables: Vec<TableMapping>,
+}
+
+/// How often the backfill throttle reads its probe by default (and waits between reads while
+/// paused).
+pub const DEFAULT_THROTTLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Adaptive throttling: before each chunk the backfill reads `probe` on the source (at most
+/// every `check_interval`) and waits while it reads above `max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    pub probe: Probe,
+    /// Pause while the probe reads above this value (threads, seconds, or the query's unit).
+    pub max: f64,
+    /// How often the probe is read, and how long a paused chunk waits before reading it again.
+    pub check_interval: Duration,
+}
+
+/// What the throttle measures on the source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// MariaDB/MySQL `Threads_running` (threads executing a statement right now).
+    ThreadsRunning,
+    /// PostgreSQL replication lag in seconds: the largest `replay_lag` in `pg_stat_replication`
+    /// (0 without replicas).
+    ReplicationLag,
+    /// A query in the source's dialect returning one number.
+    Sql(String),
 }
 
 /// Where a database URL comes from. Resolved when a data command runs, never by `validate`.

@@ -134,6 +134,7 @@ async fn random_writes_during_backfill_and_capture_converge() {
         workers: 2,
         dry_run: false,
         lock_source_rows: true,
+        throttle: None,
     };
     let stop = AtomicBool::new(false);
     let backfill_done = AtomicBool::new(false);
@@ -230,6 +231,7 @@ async fn small_round_trip(source: &Db, target: &Db, plan: &str, exec_source: &[&
         workers: 1,
         dry_run: false,
         lock_source_rows: true,
+        throttle: None,
     };
     backfill(source, target, &tables, &opts, &Progress::default()).await.unwrap();
     let v = verify(source, target, &tables, &quick_verify()).await.unwrap();
@@ -361,6 +363,7 @@ async fn reverse_capture_applies_new_changes_to_legacy_through_the_inverted_mapp
         workers: 1,
         dry_run: false,
         lock_source_rows: false,
+        throttle: None,
     };
     backfill(&my.db, &pg.db, &forward, &opts, &Progress::default()).await.unwrap();
 

@@ -21,6 +21,7 @@ async fn repair_recopies_reported_rows_and_skips_rows_changed_since() {
         workers: 1,
         dry_run: false,
         lock_source_rows: false,
+        throttle: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let s = &pg.name;
