@@ -10,6 +10,8 @@ mod util;
 mod capture;
 #[path = "cases/repair.rs"]
 mod repair;
+#[path = "cases/stored.rs"]
+mod stored;
 #[path = "cases/throttle.rs"]
 mod throttle;
 

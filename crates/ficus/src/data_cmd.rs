@@ -53,6 +53,12 @@ pub struct VerifyArgs {
     /// Wait before re-checking suspect rows (default: the plan's), e.g. `500ms`.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub recheck_delay: Option<Duration>,
+    /// Do not store the result in the target's `ficus_verify_result` table.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Print the newest N stored results instead of verifying.
+    #[arg(long, value_name = "N")]
+    pub history: Option<u64>,
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -205,7 +211,33 @@ pub async fn verify(args: &VerifyArgs) -> Result<(), CliError> {
         recheck_delay: args.recheck_delay.unwrap_or(cfg.recheck_delay),
         ..VerifyOptions::default()
     };
+    if let Some(n) = args.history {
+        let runs = ficus_data::verify::stored::latest(&target, &tables, &args.domain, n.max(1))
+            .await
+            .context("read stored verify results")?;
+        if args.output == Output::Json {
+            return print_json(&runs);
+        }
+        for r in &runs {
+            println!(
+                "{} {}: {} difference(s); source {} rows, target {} rows; {:.2}s; {}",
+                r.finished_unix,
+                r.domain,
+                r.differences,
+                r.source_rows,
+                r.target_rows,
+                r.seconds,
+                r.scope
+            );
+        }
+        return Ok(());
+    }
     let report = ficus_data::verify(&source, &target, &tables, &opts).await.context("verify")?;
+    if !args.no_store {
+        ficus_data::verify::stored::store(&target, &tables, &args.domain, &report)
+            .await
+            .context("store the verify result")?;
+    }
     source.close().await;
     target.close().await;
     if args.output == Output::Json {

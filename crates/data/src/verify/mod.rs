@@ -7,6 +7,7 @@
 
 mod report;
 pub(crate) mod side;
+pub mod stored;
 
 pub use report::{ColumnDiff, DiffKind, RowDiff, TableVerify, VerifyReport};
 
