@@ -181,6 +181,27 @@ impl<'a> View<'a> {
         self.key_idx.iter().map(|&i| row.cols.get(i).cloned().flatten()).collect()
     }
 
+    /// MIN and MAX of a single integer key (after the filter); `None` for other keys or when
+    /// the table is empty.
+    pub async fn int_min_max(&self) -> Result<Option<(i128, i128)>, DataError> {
+        if self.key.len() != 1 || self.key[0].1 != Class::Int {
+            return Ok(None);
+        }
+        let d = self.db.dialect();
+        let k = &self.key[0].0;
+        let filter = self.filter.as_deref().map(|f| format!(" WHERE ({f})")).unwrap_or_default();
+        let sql = format!(
+            "SELECT {}, {} FROM {}{filter}",
+            d.to_text(&format!("MIN({k})")),
+            d.to_text(&format!("MAX({k})")),
+            self.table
+        );
+        let rows = self.db.fetch_texts(&sql, &[]).await.map_err(self.err("read the key span"))?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        let num = |i: usize| row.get(i).cloned().flatten().and_then(|s| s.parse::<i128>().ok());
+        Ok(num(0).zip(num(1)))
+    }
+
     /// The key (transfer text) of the row at `offset` within `range`, in key order.
     pub async fn key_at(
         &self,
