@@ -40,7 +40,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             chunk_rows: ficus_model::defaults::VERIFY_CHUNK_ROWS,
             recheck_delay: ficus_model::defaults::VERIFY_RECHECK_DELAY,
-            leaf_rows: 2048,
+            leaf_rows: 4096,
             fan_out: 32,
             concurrency: 4,
         }
@@ -71,23 +71,15 @@ async fn table(
     t: &ResolvedTable,
     opts: &VerifyOptions,
 ) -> Result<TableVerify, DataError> {
-    // Chunk boundaries: every `chunk_rows`-th source key; the last chunk is open-ended so it
-    // also holds target rows past the source's last key.
-    let mut chunks = Vec::new();
-    let mut lo: Option<Vec<String>> = None;
-    loop {
-        let range = KeyRange { lo: lo.clone(), hi: None };
-        match src.key_at(&range, opts.chunk_rows.saturating_sub(1)).await? {
-            Some(hi) => {
-                chunks.push(KeyRange { lo, hi: Some(hi.clone()) });
-                lo = Some(hi);
-            }
-            None => {
-                chunks.push(range);
-                break;
-            }
-        }
-    }
+    // Chunk boundaries: for a single integer key, even steps of the key span holding about
+    // `chunk_rows` rows each (no query per chunk); else every `chunk_rows`-th source key. The
+    // first and last chunks are open-ended, so they also hold target rows outside the
+    // source's keys.
+    let span = int_span(&src, &tgt).await?;
+    let chunks = match span {
+        Some(span) => value_chunks(&src, span, opts.chunk_rows).await?,
+        None => offset_chunks(&src, opts.chunk_rows).await?,
+    };
     let sums: Vec<_> = stream::iter(chunks.iter().cloned())
         .map(|r| {
             let (src, tgt) = (&src, &tgt);
@@ -100,16 +92,12 @@ async fn table(
         .try_collect()
         .await?;
     let (mut source_rows, mut target_rows, mut differing) = (0, 0, 0);
-    let mut span = None;
     let mut suspects = Vec::new();
     for (range, a, b) in sums {
         source_rows += a.count;
         target_rows += b.count;
         if a != b {
             differing += 1;
-            if span.is_none() {
-                span = int_span(&src, &tgt).await?;
-            }
             suspects.extend(bisect(&src, &tgt, range, (a.count, b.count), span, opts).await?);
         }
     }
@@ -128,7 +116,7 @@ async fn table(
 }
 
 /// The differing rows of a range known to differ, holding `counts` rows (source, target):
-/// cut into `fan_out` sub-ranges (by key value for an integer key whose span is known, else
+/// cut into `fan_out` sub-ranges (by key value for an integer key, else
 /// at keys found by offset), recursively, until a differing range holds at most `leaf_rows`
 /// rows, which are compared row by row.
 async fn bisect(
@@ -169,6 +157,44 @@ async fn bisect(
         out.extend(compare(src, tgt, a, b));
     }
     Ok(out)
+}
+
+/// Top-level chunks at every `chunk_rows`-th source key (one offset query per chunk).
+async fn offset_chunks(src: &View<'_>, chunk_rows: u64) -> Result<Vec<KeyRange>, DataError> {
+    let mut chunks = Vec::new();
+    let mut lo: Option<Vec<String>> = None;
+    loop {
+        let range = KeyRange { lo: lo.clone(), hi: None };
+        match src.key_at(&range, chunk_rows.saturating_sub(1)).await? {
+            Some(hi) => {
+                chunks.push(KeyRange { lo, hi: Some(hi.clone()) });
+                lo = Some(hi);
+            }
+            None => {
+                chunks.push(range);
+                return Ok(chunks);
+            }
+        }
+    }
+}
+
+/// Top-level chunks of an integer key: steps of the key span sized so that each holds about
+/// `chunk_rows` source rows on average (the span's density from one `COUNT(*)`).
+async fn value_chunks(
+    src: &View<'_>,
+    (min, max): (i128, i128),
+    chunk_rows: u64,
+) -> Result<Vec<KeyRange>, DataError> {
+    let rows = i128::from(src.count().await?.max(1));
+    let width = max - min + 1;
+    let step = (width * i128::from(chunk_rows.max(1)) / rows).max(1);
+    let mut bounds = Vec::new();
+    let mut b = min - 1 + step;
+    while b < max {
+        bounds.push(vec![b.to_string()]);
+        b += step;
+    }
+    Ok(cut(&KeyRange::default(), bounds))
 }
 
 /// Cut `range` at keys of the side holding more rows, found by offset (so extra target rows are

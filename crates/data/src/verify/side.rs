@@ -181,6 +181,19 @@ impl<'a> View<'a> {
         self.key_idx.iter().map(|&i| row.cols.get(i).cloned().flatten()).collect()
     }
 
+    /// Rows of the table (after the filter).
+    pub async fn count(&self) -> Result<u64, DataError> {
+        let d = self.db.dialect();
+        let filter = self.filter.as_deref().map(|f| format!(" WHERE ({f})")).unwrap_or_default();
+        let sql = format!("SELECT {} FROM {}{filter}", d.to_text("COUNT(*)"), self.table);
+        let rows = self.db.fetch_texts(&sql, &[]).await.map_err(self.err("count rows"))?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// MIN and MAX of a single integer key (after the filter); `None` for other keys or when
     /// the table is empty.
     pub async fn int_min_max(&self) -> Result<Option<(i128, i128)>, DataError> {
