@@ -221,7 +221,7 @@ pub async fn verify(args: &VerifyArgs) -> Result<(), CliError> {
         for r in &runs {
             println!(
                 "{} {}: {} difference(s); source {} rows, target {} rows; {:.2}s; {}",
-                r.finished_unix,
+                r.finished_unix_micros / 1_000_000,
                 r.domain,
                 r.differences,
                 r.source_rows,

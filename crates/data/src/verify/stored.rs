@@ -15,8 +15,8 @@ const STORED_DIFFERENCES: usize = 1000;
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StoredVerify {
     pub domain: String,
-    /// When the run finished, Unix seconds.
-    pub finished_unix: u64,
+    /// When the run finished, Unix microseconds.
+    pub finished_unix_micros: u64,
     /// Wall time of the run, seconds.
     pub seconds: f64,
     /// The tables compared (target names), comma-separated.
@@ -59,7 +59,7 @@ pub async fn store(
     target
         .execute(
             &format!(
-                "CREATE TABLE IF NOT EXISTS {t} (domain VARCHAR(64) NOT NULL, finished_unix BIGINT NOT NULL, \
+                "CREATE TABLE IF NOT EXISTS {t} (domain VARCHAR(64) NOT NULL, finished_unix_micros BIGINT NOT NULL, \
                  seconds DOUBLE PRECISION NOT NULL, scope TEXT NOT NULL, source_rows BIGINT NOT NULL, \
                  target_rows BIGINT NOT NULL, differences BIGINT NOT NULL, report_json TEXT NOT NULL)"
             ),
@@ -73,9 +73,9 @@ pub async fn store(
     }
     let stored = StoredVerify {
         domain: domain.to_owned(),
-        finished_unix: std::time::SystemTime::now()
+        finished_unix_micros: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+            .map_or(0, |d| d.as_micros() as u64),
         seconds: report.seconds,
         scope: report.tables.iter().map(|t| t.table.as_str()).collect::<Vec<_>>().join(","),
         source_rows: report.tables.iter().map(|t| t.source_rows).sum(),
@@ -86,7 +86,7 @@ pub async fn store(
     let d = target.dialect();
     let int = |n| d.param(Class::Int, &d.placeholder(n));
     let sql = format!(
-        "INSERT INTO {t} (domain, finished_unix, seconds, scope, source_rows, target_rows, differences, report_json) \
+        "INSERT INTO {t} (domain, finished_unix_micros, seconds, scope, source_rows, target_rows, differences, report_json) \
          VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
         d.placeholder(1),
         int(2),
@@ -99,7 +99,7 @@ pub async fn store(
     );
     let params = vec![
         Some(stored.domain.clone()),
-        Some(stored.finished_unix.to_string()),
+        Some(stored.finished_unix_micros.to_string()),
         Some(stored.seconds.to_string()),
         Some(stored.scope.clone()),
         Some(stored.source_rows.to_string()),
@@ -125,8 +125,8 @@ pub async fn latest(
     let d = target.dialect();
     let sql = format!(
         "SELECT domain, {}, {}, scope, {}, {}, {}, report_json FROM {t} WHERE domain = {} \
-         ORDER BY finished_unix DESC {}",
-        d.to_text("finished_unix"),
+         ORDER BY finished_unix_micros DESC {}",
+        d.to_text("finished_unix_micros"),
         d.to_text("seconds"),
         d.to_text("source_rows"),
         d.to_text("target_rows"),
@@ -149,7 +149,7 @@ pub async fn latest(
             let num = |s: String| s.parse::<f64>().unwrap_or(0.0);
             StoredVerify {
                 domain: next(),
-                finished_unix: num(next()) as u64,
+                finished_unix_micros: num(next()) as u64,
                 seconds: num(next()),
                 scope: next(),
                 source_rows: num(next()) as u64,

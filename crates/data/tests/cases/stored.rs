@@ -28,13 +28,12 @@ async fn verify_results_are_stored_with_time_and_scope() {
     store(&pg.db, &tables, "d", &clean).await.unwrap();
     pg.exec(&format!("DELETE FROM {}.items WHERE id = 7", pg.name)).await;
     let dirty = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     store(&pg.db, &tables, "d", &dirty).await.unwrap();
 
     let runs = latest(&pg.db, &tables, "d", 5).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!((runs[0].differences, runs[1].differences), (2, 0), "newest first");
-    assert!(runs[0].finished_unix > runs[1].finished_unix);
+    assert!(runs[0].finished_unix_micros > runs[1].finished_unix_micros);
     assert_eq!(runs[0].scope, format!("{}.items", pg.name));
     assert_eq!((runs[1].source_rows, runs[1].target_rows), (100, 100));
     assert!(runs[1].is_equal() && !runs[0].is_equal());
