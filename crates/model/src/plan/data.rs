@@ -442,6 +442,44 @@ mod tests {
     }
 
     #[test]
+    fn a_throttle_is_checked_and_its_mistakes_name_the_key() {
+        let table = "[[domains.d.data.tables]]\nsource = \"t\"\nkey = [\"id\"]\n";
+        let head = "[domains.d.data]\nsource = \"mysql://x/y\"\ntarget = \"postgres://x/y\"\n";
+        let plan = parse(&format!(
+            "{head}[domains.d.data.throttle]\nprobe = \"threads_running\"\nmax = 25\ncheck_interval = \"500ms\"\n{table}"
+        ))
+        .unwrap();
+        let t = plan.domain("d").unwrap().data.clone().unwrap().throttle.unwrap();
+        assert_eq!(t.probe, crate::mapping::Probe::ThreadsRunning);
+        assert_eq!((t.max, t.check_interval), (25.0, std::time::Duration::from_millis(500)));
+        let plan = parse(&format!(
+            "{head}[domains.d.data.throttle]\nsql = \"SELECT 1\"\nmax = 0.5\n{table}"
+        ))
+        .unwrap();
+        let t = plan.domain("d").unwrap().data.clone().unwrap().throttle.unwrap();
+        assert_eq!(t.probe, crate::mapping::Probe::Sql("SELECT 1".into()));
+        assert_eq!(t.check_interval, crate::mapping::DEFAULT_THROTTLE_CHECK_INTERVAL);
+        let err =
+            parse(&format!("{head}[domains.d.data.throttle]\nprobe = \"load\"\nmax = 1\n{table}"))
+                .unwrap_err();
+        assert!(err.contains("domains.d.data.throttle.probe") && err.contains("\"load\""), "{err}");
+        let err = parse(&format!("{head}[domains.d.data.throttle]\nmax = 1\n{table}")).unwrap_err();
+        assert!(err.contains("a throttle needs probe"), "{err}");
+    }
+
+    #[test]
+    fn transforms_invert_for_the_reverse_direction() {
+        assert_eq!(Transform::MoneyToCents.inverse(), Transform::CentsToMoney);
+        assert_eq!(Transform::CentsToMoney.inverse(), Transform::MoneyToCents);
+        assert_eq!(
+            Transform::TimestampUtc { offset_minutes: 120 }.inverse(),
+            Transform::TimestampUtc { offset_minutes: -120 }
+        );
+        assert_eq!(Transform::Trim.inverse(), Transform::None);
+        assert_eq!(Transform::Cast(CastType::Integer).inverse(), Transform::None);
+    }
+
+    #[test]
     fn offsets() {
         assert_eq!(super::parse_offset("+02:00"), Some(120));
         assert_eq!(super::parse_offset("-05:30"), Some(-330));
