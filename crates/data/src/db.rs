@@ -258,6 +258,14 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
         || db.message().contains("Lock wait timeout")
 }
 
+/// Whether a statement failed because its table does not exist (PostgreSQL 42P01,
+/// MariaDB/MySQL 42S02, SQLite "no such table").
+pub fn is_missing_table(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else { return false };
+    matches!(db.code().as_deref(), Some("42P01" | "42S02"))
+        || db.message().starts_with("no such table")
+}
+
 /// Bind every parameter as text.
 pub(crate) fn bind_all<'q, DB>(
     mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,

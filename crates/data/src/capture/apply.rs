@@ -17,7 +17,7 @@ use crate::keyset::Key;
 use crate::read;
 use crate::resolve::ResolvedTable;
 use crate::write;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 /// Attempts of a batch's target transaction on a deadlock, lock timeout or busy database.
@@ -53,8 +53,9 @@ pub(crate) async fn apply(
         return Ok(Applied::default());
     };
     // Distinct keys per table; the order within a batch does not matter, as each key is
-    // re-read once, after every change of the batch committed.
-    let mut keys: HashMap<&str, BTreeSet<&Key>> = HashMap::new();
+    // re-read once, after every change of the batch committed. Tables and keys in a fixed
+    // order, so concurrent writers lock target rows in the same order.
+    let mut keys: BTreeMap<&str, BTreeSet<&Key>> = BTreeMap::new();
     for e in entries {
         keys.entry(e.table.as_str()).or_default().insert(&e.key);
     }

@@ -128,8 +128,13 @@ pub async fn stop(
         let changelog = triggers::changelog_table(source, tables);
         let d = source.dialect();
         let sql = format!("DELETE FROM {changelog} WHERE domain = {}", d.placeholder(1));
-        // No changelog yet: nothing to purge.
-        let _ = source.execute(&sql, &[Some(label.to_owned())]).await;
+        match source.execute(&sql, &[Some(label.to_owned())]).await {
+            // No changelog yet: nothing to purge.
+            Err(e) if !crate::db::is_missing_table(&e) => {
+                return Err(DataError::sql(Side::Source, "purge the changelog")(e));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! target table, one row per (capture label, changelog) with the highest `seq` applied and the
 //! entries applied in all. It is advanced in the same transaction as the rows a batch writes.
 
-use crate::db::Db;
+use crate::db::{Db, is_missing_table};
 use crate::error::{DataError, Side};
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
@@ -95,7 +95,7 @@ pub(crate) fn advance(
 /// The stored (applied_seq, applied_changes) of a label, if any.
 ///
 /// # Errors
-/// [`DataError::Sql`] from the target.
+/// [`DataError::Sql`] from the target, other than a missing table.
 pub(crate) async fn load(
     target: &Db,
     table: &str,
@@ -111,7 +111,8 @@ pub(crate) async fn load(
     let rows = match target.fetch_texts(&sql, &[Some(label.to_owned())]).await {
         Ok(r) => r,
         // No table yet: nothing applied.
-        Err(_) => return Ok(None),
+        Err(e) if is_missing_table(&e) => return Ok(None),
+        Err(e) => return Err(DataError::sql(Side::Target, "read the capture position")(e)),
     };
     let row = rows.into_iter().next().unwrap_or_default();
     let num = |i: usize| row.get(i).cloned().flatten().and_then(|s| s.parse::<f64>().ok());

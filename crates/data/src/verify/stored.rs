@@ -3,7 +3,7 @@
 //! verification clean" reads, and what an operator lists.
 
 use super::VerifyReport;
-use crate::db::Db;
+use crate::db::{Db, is_missing_table};
 use crate::error::{DataError, Side};
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
@@ -136,9 +136,7 @@ pub async fn latest(
     );
     let rows = match target.fetch_texts(&sql, &[Some(domain.to_owned())]).await {
         Ok(r) => r,
-        Err(sqlx::Error::Database(e)) if is_missing_table(e.code().as_deref()) => {
-            return Ok(vec![]);
-        }
+        Err(e) if is_missing_table(&e) => return Ok(vec![]),
         Err(e) => return Err(DataError::sql(Side::Target, "read verify results")(e)),
     };
     Ok(rows
@@ -159,9 +157,4 @@ pub async fn latest(
             }
         })
         .collect())
-}
-
-/// PostgreSQL 42P01 undefined_table, MariaDB/MySQL 42S02, SQLite's generic error 1.
-fn is_missing_table(code: Option<&str>) -> bool {
-    matches!(code, Some("42P01" | "42S02" | "1"))
 }
