@@ -103,7 +103,8 @@ pub(crate) async fn load(
         .collect()
 }
 
-/// Insert fresh checkpoints for these worker ranges.
+/// Insert fresh checkpoints for these worker ranges, all in one transaction (a run cut short
+/// between two inserts would otherwise leave a table whose other ranges are never copied).
 pub(crate) async fn create(
     target: &Db,
     t: &ResolvedTable,
@@ -122,22 +123,23 @@ pub(crate) async fn create(
         d.placeholder(5),
         d.param(crate::types::Class::Int, &d.placeholder(6)),
     );
+    let err = |doing: &'static str| DataError::sql(Side::Target, doing);
+    let mut tx = target.begin(false).await.map_err(err("begin"))?;
     let mut out = Vec::with_capacity(ranges.len());
     for (i, r) in ranges.iter().enumerate() {
-        target
-            .execute(
-                &sql,
-                &[
-                    Some(domain.to_owned()),
-                    Some(t.name.clone()),
-                    Some(i.to_string()),
-                    key_json(&r.lo),
-                    key_json(&r.hi),
-                    Some(now_unix().to_string()),
-                ],
-            )
-            .await
-            .map_err(DataError::sql(Side::Target, "write the checkpoint"))?;
+        tx.execute(
+            &sql,
+            &[
+                Some(domain.to_owned()),
+                Some(t.name.clone()),
+                Some(i.to_string()),
+                key_json(&r.lo),
+                key_json(&r.hi),
+                Some(now_unix().to_string()),
+            ],
+        )
+        .await
+        .map_err(err("write the checkpoint"))?;
         out.push(Checkpoint {
             worker: i,
             range: r.clone(),
@@ -146,6 +148,7 @@ pub(crate) async fn create(
             done: false,
         });
     }
+    tx.commit().await.map_err(err("commit the checkpoint"))?;
     Ok(out)
 }
 

@@ -136,6 +136,35 @@ impl Db {
         }
     }
 
+    /// Run SQL through the text protocol, without preparing it (DDL such as `CREATE TRIGGER`,
+    /// which MariaDB/MySQL refuse to prepare; several `;`-separated statements are allowed).
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn execute_script(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Db::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(drop),
+            Db::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(drop),
+            Db::MySql(p) => sqlx::raw_sql(sql).execute(p).await.map(drop),
+        }
+    }
+
+    /// Begin a transaction. `write_lock` asks SQLite for its write lock at once (`BEGIN
+    /// IMMEDIATE`), so rows read in the transaction cannot change before it ends; the other
+    /// engines lock rows with the locking reads of [`crate::dialect::Dialect::lock_rows`].
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn begin(&self, write_lock: bool) -> Result<DbTx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) if write_lock => DbTx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p) => DbTx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => DbTx::Postgres(p.begin().await?),
+            Db::MySql(p) => DbTx::MySql(p.begin().await?),
+        })
+    }
+
     /// Close the pool.
     pub async fn close(&self) {
         match self {
@@ -144,6 +173,97 @@ impl Db {
             Db::MySql(p) => p.close().await,
         }
     }
+}
+
+/// An open transaction on one of the engines; rolled back when dropped without
+/// [`DbTx::commit`].
+pub enum DbTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+}
+
+impl DbTx {
+    /// Run one statement with text parameters; the number of rows affected.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Option<String>],
+    ) -> Result<u64, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            DbTx::Sqlite(t) => {
+                bind_all(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected()
+            }
+            DbTx::Postgres(t) => {
+                bind_all(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected()
+            }
+            DbTx::MySql(t) => {
+                bind_all(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected()
+            }
+        })
+    }
+
+    /// Run a query whose every column is text (or NULL) and return the rows.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn fetch_texts(
+        &mut self,
+        sql: &str,
+        params: &[Option<String>],
+    ) -> Result<Vec<TextRow>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            DbTx::Sqlite(t) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(&mut **t).await?;
+                rows.iter().map(texts).collect()
+            }
+            DbTx::Postgres(t) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(&mut **t).await?;
+                rows.iter().map(texts).collect()
+            }
+            DbTx::MySql(t) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(&mut **t).await?;
+                rows.iter().map(mysql_texts).collect()
+            }
+        }
+    }
+
+    /// Commit.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            DbTx::Sqlite(t) => t.commit().await,
+            DbTx::Postgres(t) => t.commit().await,
+            DbTx::MySql(t) => t.commit().await,
+        }
+    }
+}
+
+/// Whether a failed statement may succeed when its transaction is run again: a deadlock, a
+/// serialization failure, a lock wait timeout, or SQLite's busy/locked.
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else { return false };
+    let code = db.code().unwrap_or_default();
+    // PostgreSQL: 40001 serialization_failure, 40P01 deadlock_detected; MariaDB/MySQL report
+    // deadlocks (1213) as 40001 and lock wait timeouts (1205) as HY000 with this message;
+    // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 517 SQLITE_BUSY_SNAPSHOT.
+    matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "517")
+        || db.message().contains("Lock wait timeout")
+}
+
+/// Whether a statement failed because its table does not exist (PostgreSQL 42P01,
+/// MariaDB/MySQL 42S02, SQLite "no such table").
+pub fn is_missing_table(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else { return false };
+    matches!(db.code().as_deref(), Some("42P01" | "42S02"))
+        || db.message().starts_with("no such table")
 }
 
 /// Bind every parameter as text.

@@ -94,6 +94,18 @@ impl<'d> Query<'d> {
     }
 }
 
+/// A select list with every item aliased `ficus_c0`, `ficus_c1`…: PostgreSQL names
+/// `CAST("id" AS text)` `id`, and an ORDER BY on `"id"` would then sort by that text instead
+/// of the column.
+pub(crate) fn aliased(items: &[String]) -> String {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{e} AS ficus_c{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `a, b` for ORDER BY.
 pub(crate) fn order_by(cols: &[(String, Class)]) -> String {
     cols.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(", ")

@@ -8,6 +8,7 @@
 //! each database (see [`verify`]).
 
 pub mod backfill;
+pub mod capture;
 mod checkpoint;
 pub mod db;
 pub mod dialect;
@@ -15,13 +16,18 @@ pub mod error;
 pub mod introspect;
 mod keyset;
 mod rate;
+mod read;
+pub mod repair;
 pub mod resolve;
+pub mod throttle;
 pub mod types;
 pub mod verify;
 mod write;
 
 pub use backfill::{BackfillOptions, BackfillReport, Progress, backfill};
+pub use capture::{CaptureOptions, CaptureStatus, Lag};
 pub use db::Db;
 pub use error::{DataError, Side};
-pub use resolve::{ResolvedTable, resolve_tables};
+pub use repair::{RepairReport, repair};
+pub use resolve::{ResolvedTable, resolve_reverse, resolve_tables};
 pub use verify::{VerifyOptions, VerifyReport, verify};

@@ -6,7 +6,7 @@ use crate::db::Db;
 use crate::error::{DataError, Side};
 use crate::introspect::{ColumnInfo, columns};
 use crate::types::Class;
-use ficus_model::mapping::{ColumnValue, TableMapping};
+use ficus_model::mapping::{ColumnMapping, ColumnValue, RenameRule, TableMapping, Transform};
 
 /// One target column of a resolved table.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct ResolvedColumn {
     pub source_expr: String,
     /// The value class, from the target column's declared type.
     pub class: Class,
+    /// The source column and transform the value comes from; `None` for a constant or SQL.
+    pub origin: Option<(String, Transform)>,
 }
 
 /// One key column.
@@ -36,6 +38,8 @@ pub struct KeyColumn {
 pub struct ResolvedTable {
     /// The target table as written in the plan (names checkpoints and reports).
     pub name: String,
+    /// The source table as written in the plan (`name` or `schema.name`).
+    pub source_name: String,
     /// Quoted source table.
     pub source_table: String,
     /// Quoted target table.
@@ -88,6 +92,56 @@ pub async fn resolve_tables(
     Ok(out)
 }
 
+/// Resolve every mapping of a domain in the reverse direction (new → legacy): `new` is read,
+/// `legacy` written. Each table is resolved forward first, then inverted column by column with
+/// [`Transform::inverse`]: key, version and every column copied from a source column come
+/// back (renames undone, cents to money, the timestamp offset re-applied; casts and `trim` as
+/// plain copies); constants and SQL columns have no inverse and are not written (the legacy
+/// column keeps its value, or its default in a new row); the filter does not apply.
+///
+/// # Errors
+/// As [`resolve_tables`], for either direction.
+pub async fn resolve_reverse(
+    legacy: &Db,
+    new: &Db,
+    mappings: &[TableMapping],
+) -> Result<Vec<ResolvedTable>, DataError> {
+    let forward = resolve_tables(legacy, new, mappings).await?;
+    let inverted: Vec<TableMapping> =
+        mappings.iter().zip(&forward).map(|(m, f)| invert(m, f)).collect();
+    resolve_tables(new, legacy, &inverted).await
+}
+
+/// The mapping new → legacy of one forward-resolved table.
+fn invert(m: &TableMapping, f: &ResolvedTable) -> TableMapping {
+    let columns = f
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let (source, transform) = c.origin.as_ref()?;
+            Some(ColumnMapping {
+                target: source.clone(),
+                value: ColumnValue::Column {
+                    from: c.target.clone(),
+                    transform: transform.inverse(),
+                },
+            })
+        })
+        .collect();
+    let origin_of = |i: usize| f.columns[i].target.clone();
+    TableMapping {
+        source: m.target.clone(),
+        target: m.source.clone(),
+        key: f.key.iter().map(|k| origin_of(k.index)).collect(),
+        version: f.version.map(origin_of),
+        filter: None,
+        rename_all: RenameRule::None,
+        copy_unlisted: false,
+        exclude: Vec::new(),
+        columns,
+    }
+}
+
 fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
     cols.iter()
         .find(|c| c.name == name)
@@ -121,10 +175,12 @@ fn resolve(
     let mut used_sources: Vec<String> = Vec::new();
     for c in &m.columns {
         let t = tgt_col(&c.target)?;
+        let mut origin = None;
         let expr = match &c.value {
             ColumnValue::Column { from, transform } => {
                 let s = src_col(from)?;
                 used_sources.push(s.name.clone());
+                origin = Some((s.name.clone(), transform.clone()));
                 sd.transform(transform, &sd.quote(&s.name))
             }
             ColumnValue::Const(k) => sd.constant(k),
@@ -143,6 +199,7 @@ fn resolve(
             target: t.name.clone(),
             source_expr: format!("({expr})"),
             class: t.class,
+            origin,
         });
     }
     if m.copy_unlisted {
@@ -163,6 +220,7 @@ fn resolve(
                 target: t.name.clone(),
                 source_expr: sd.quote(&s.name),
                 class: t.class,
+                origin: Some((s.name.clone(), Transform::None)),
             });
         }
     }
@@ -207,6 +265,7 @@ fn resolve(
     };
     Ok(ResolvedTable {
         name: m.target.clone(),
+        source_name: m.source.clone(),
         source_table: sd.table(&m.source),
         target_table: td.table(&m.target),
         checkpoint_table,

@@ -5,8 +5,9 @@
 //! With a version column, an existing row is only replaced when its version is not newer than
 //! the incoming one (a newer live write is never overwritten).
 
-use crate::db::{Db, TextRow, bind_all};
+use crate::db::{Db, DbTx, TextRow};
 use crate::error::{DataError, Side};
+use crate::keyset::{Key, Query};
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
 use md5::{Digest, Md5};
@@ -15,19 +16,46 @@ use sqlx::{AssertSqlSafe, Executor};
 /// Bind parameters per statement, under every engine's limit (SQLite 32766, MySQL 65535).
 const MAX_PARAMS: usize = 30_000;
 
+/// Keys per `DELETE … WHERE key = … OR …` statement.
+const DELETE_BATCH: usize = 200;
+
 /// Write `rows` (transfer text, in `t.columns` order) and run the checkpoint update in the same
-/// transaction.
+/// transaction. `direct`: the rows' key range is known empty in the target, so PostgreSQL
+/// takes them by `COPY` straight into the table (no staging, no conflict check; a row that
+/// appeared meanwhile fails the chunk with a unique violation and the caller upserts instead).
 pub(crate) async fn write_chunk(
     target: &Db,
     t: &ResolvedTable,
     rows: &[TextRow],
     checkpoint_sql: &str,
     checkpoint_params: &[Option<String>],
+    direct: bool,
 ) -> Result<(), DataError> {
     let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
-    match target {
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await.map_err(err("begin"))?;
+    let mut tx = target.begin(false).await.map_err(err("begin"))?;
+    match &mut tx {
+        DbTx::Postgres(pg) if direct => {
+            copy_into(pg, t, &t.target_table, &column_list(target, t), rows).await?;
+        }
+        _ => upsert_rows(&mut tx, target, t, rows).await?,
+    }
+    tx.execute(checkpoint_sql, checkpoint_params).await.map_err(err("advance the checkpoint"))?;
+    tx.commit().await.map_err(err("commit"))
+}
+
+/// Upsert `rows` (transfer text, in `t.columns` order) inside `tx`, under the conflict rule.
+pub(crate) async fn upsert_rows(
+    tx: &mut DbTx,
+    target: &Db,
+    t: &ResolvedTable,
+    rows: &[TextRow],
+) -> Result<(), DataError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
+    match tx {
+        DbTx::Postgres(tx) => {
             let stage = stage_name(t);
             let cols = column_list(target, t);
             tx.execute(AssertSqlSafe(format!(
@@ -36,61 +64,73 @@ pub(crate) async fn write_chunk(
             )))
             .await
             .map_err(err("create the staging table"))?;
-            let mut copy = tx
-                .copy_in_raw(&format!("COPY {stage} ({cols}) FROM STDIN"))
-                .await
-                .map_err(err("start COPY"))?;
-            let mut buf = Vec::with_capacity(rows.len() * 64);
-            for r in rows {
-                copy_line(&mut buf, t, r);
-                if buf.len() > 1 << 20 {
-                    copy.send(std::mem::take(&mut buf)).await.map_err(err("COPY"))?;
-                }
-            }
-            if !buf.is_empty() {
-                copy.send(buf).await.map_err(err("COPY"))?;
-            }
-            copy.finish().await.map_err(err("finish COPY"))?;
+            copy_into(tx, t, &stage, &cols, rows).await?;
             let upsert = pg_upsert(target, t, &stage, &cols);
             tx.execute(AssertSqlSafe(upsert)).await.map_err(err("upsert the chunk"))?;
-            bind_all(sqlx::query(AssertSqlSafe(checkpoint_sql.to_owned())), checkpoint_params)
-                .execute(&mut *tx)
+            // ON COMMIT DELETE ROWS empties the stage at commit; a transaction that writes
+            // twice (capture, repair) must not see the first batch again.
+            tx.execute(AssertSqlSafe(format!("TRUNCATE {stage}")))
                 .await
-                .map_err(err("advance the checkpoint"))?;
-            tx.commit().await.map_err(err("commit"))?;
+                .map_err(err("empty the staging table"))?;
         }
-        Db::MySql(pool) => {
-            let mut tx = pool.begin().await.map_err(err("begin"))?;
+        _ => {
             for batch in rows.chunks(batch_rows(t)) {
                 let (sql, params) = values_upsert(target, t, batch);
-                bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err("upsert the chunk"))?;
+                tx.execute(&sql, &params).await.map_err(err("upsert the chunk"))?;
             }
-            bind_all(sqlx::query(AssertSqlSafe(checkpoint_sql.to_owned())), checkpoint_params)
-                .execute(&mut *tx)
-                .await
-                .map_err(err("advance the checkpoint"))?;
-            tx.commit().await.map_err(err("commit"))?;
-        }
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin().await.map_err(err("begin"))?;
-            for batch in rows.chunks(batch_rows(t)) {
-                let (sql, params) = values_upsert(target, t, batch);
-                bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err("upsert the chunk"))?;
-            }
-            bind_all(sqlx::query(AssertSqlSafe(checkpoint_sql.to_owned())), checkpoint_params)
-                .execute(&mut *tx)
-                .await
-                .map_err(err("advance the checkpoint"))?;
-            tx.commit().await.map_err(err("commit"))?;
         }
     }
     Ok(())
+}
+
+/// `COPY table (cols) FROM STDIN` of `rows` in text format, in 1 MiB messages.
+async fn copy_into(
+    tx: &mut sqlx::PgConnection,
+    t: &ResolvedTable,
+    table: &str,
+    cols: &str,
+    rows: &[TextRow],
+) -> Result<(), DataError> {
+    let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
+    let mut copy = tx
+        .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN"))
+        .await
+        .map_err(err("start COPY"))?;
+    let mut buf = Vec::with_capacity((rows.len() * 64).min(1 << 21));
+    for r in rows {
+        copy_line(&mut buf, t, r);
+        if buf.len() > 1 << 20 {
+            copy.send(std::mem::take(&mut buf)).await.map_err(err("COPY"))?;
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await.map_err(err("COPY"))?;
+    }
+    copy.finish().await.map_err(err("finish COPY"))?;
+    Ok(())
+}
+
+/// Delete the target rows with these keys (transfer text, in key order) inside `tx`; the
+/// number of rows deleted.
+pub(crate) async fn delete_keys(
+    tx: &mut DbTx,
+    target: &Db,
+    t: &ResolvedTable,
+    keys: &[Key],
+) -> Result<u64, DataError> {
+    let d = target.dialect();
+    let cols = t.target_key(target);
+    let mut deleted = 0;
+    for batch in keys.chunks(DELETE_BATCH) {
+        let mut q = Query::new(d);
+        let ors: Vec<String> = batch.iter().map(|k| q.equals(&cols, k)).collect();
+        let sql = format!("DELETE FROM {} WHERE {}", t.target_table, ors.join(" OR "));
+        deleted += tx
+            .execute(&sql, &q.params)
+            .await
+            .map_err(DataError::sql(Side::Target, format!("delete rows ({})", t.name)))?;
+    }
+    Ok(deleted)
 }
 
 /// Run only the checkpoint update (a worker that found no more rows).

@@ -6,6 +6,15 @@
 
 mod util;
 
+#[path = "cases/capture.rs"]
+mod capture;
+#[path = "cases/repair.rs"]
+mod repair;
+#[path = "cases/stored.rs"]
+mod stored;
+#[path = "cases/throttle.rs"]
+mod throttle;
+
 use ficus_data::verify::DiffKind;
 use ficus_data::{
     BackfillOptions, Db, Progress, Side, VerifyOptions, backfill, resolve_tables, verify,
@@ -18,7 +27,7 @@ use std::time::Duration;
 use util::{MyDatabase, PgSchema, scalar};
 
 /// A plan with one domain `d` whose data section is `data` (TOML after `[domains.d.data]`).
-fn data_config(data: &str) -> DataConfig {
+pub(crate) fn data_config(data: &str) -> DataConfig {
     let text = format!(
         "[upstreams]\nlegacy = {{ url = \"http://127.0.0.1:1\" }}\nnew = {{ url = \"http://127.0.0.1:2\" }}\n\
          [domains.d]\nroutes = [{{ path = \"/x\" }}]\n[domains.d.data]\n{data}"
@@ -27,7 +36,7 @@ fn data_config(data: &str) -> DataConfig {
     plan.domain("d").unwrap().data.clone().unwrap()
 }
 
-fn quick_verify() -> VerifyOptions {
+pub(crate) fn quick_verify() -> VerifyOptions {
     VerifyOptions {
         chunk_rows: 500,
         recheck_delay: Duration::from_millis(50),
@@ -87,6 +96,8 @@ async fn chinook_mariadb_to_postgres_renamed_schema_verifies_equal() {
         rate_rows_per_second: None,
         workers: 3,
         dry_run: false,
+        lock_source_rows: false,
+        throttle: None,
     };
 
     let dry = backfill(
@@ -148,7 +159,7 @@ async fn chinook_mariadb_to_postgres_renamed_schema_verifies_equal() {
 
 /// The source table of the planted-differences test: a composite key, NULLs and empty strings,
 /// emoji, decimals with scale, timestamps with microseconds.
-async fn items_source(my: &MyDatabase, rows: u32) {
+pub(crate) async fn items_source(my: &MyDatabase, rows: u32) {
     my.db
         .execute(
             "CREATE TABLE items (region VARCHAR(8) NOT NULL, id INT NOT NULL, \
@@ -190,11 +201,11 @@ async fn items_source(my: &MyDatabase, rows: u32) {
     }
 }
 
-const ITEMS_TARGET: &str = "CREATE TABLE {schema}.items (region text NOT NULL, id integer NOT NULL, \
+pub(crate) const ITEMS_TARGET: &str = "CREATE TABLE {schema}.items (region text NOT NULL, id integer NOT NULL, \
     name text, note text, amount numeric, created timestamptz, updated_at timestamptz NOT NULL, \
     PRIMARY KEY (region, id))";
 
-fn items_plan(schema: &str) -> String {
+pub(crate) fn items_plan(schema: &str) -> String {
     format!(
         "source = \"mysql://unused\"\ntarget = \"postgres://unused\"\n\
          [[domains.d.data.tables]]\nsource = \"items\"\ntarget = \"{schema}.items\"\nkey = [\"region\", \"id\"]\nversion = \"updated_at\"\n"
@@ -215,6 +226,8 @@ async fn verify_finds_exactly_100_planted_differences() {
         rate_rows_per_second: None,
         workers: 2,
         dry_run: false,
+        lock_source_rows: false,
+        throttle: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
@@ -326,13 +339,15 @@ async fn aborted_backfills_resume_to_an_exactly_equal_copy() {
         rate_rows_per_second: Some(20_000),
         workers: 2,
         dry_run: false,
+        lock_source_rows: false,
+        throttle: None,
     };
     for i in 0..12u64 {
         // Abort the run at a different point each time (drops the future mid-chunk), with its
         // own connections, which close like a crashed process's: the server rolls back.
         let source = Db::connect(Side::Source, &my.url, 4).await.unwrap();
         let target = Db::connect(Side::Target, &pg.url, 4).await.unwrap();
-        let cut = Duration::from_millis(5 + (i * 37) % 60);
+        let cut = Duration::from_millis(5 + (i * 37) % 150);
         let _ = tokio::time::timeout(
             cut,
             backfill(&source, &target, &tables, &opts, &Progress::default()),
@@ -370,6 +385,8 @@ async fn a_newer_target_row_is_never_overwritten() {
         rate_rows_per_second: None,
         workers: 1,
         dry_run: false,
+        lock_source_rows: false,
+        throttle: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let live = format!("SELECT name FROM {}.items WHERE region = 'eu' AND id = 1", pg.name);

@@ -157,6 +157,10 @@ pub enum Command {
     Backfill(crate::data_cmd::BackfillArgs),
     /// Compare a domain's tables between source and target; exit 3 on differences.
     Verify(crate::data_cmd::VerifyArgs),
+    /// Change capture of a domain's source tables: start, stop, run the applier, status.
+    Capture(crate::data_cmd::capture::CaptureArgs),
+    /// Re-copy the rows a verify JSON report found differing (never a row changed since).
+    Repair(crate::data_cmd::repair::RepairArgs),
 }
 
 /// Acting on one dead letter of the write queue (audited).

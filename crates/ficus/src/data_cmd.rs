@@ -1,4 +1,4 @@
-//! `ficus backfill` and `ficus verify`: load the plan, connect to the domain's two databases,
+//! `ficus backfill` and `ficus verify` (and, in submodules, `capture` and `repair`): load the plan, connect to the domain's two databases,
 //! resolve its table mappings and run the data engine; progress on stderr (TTY only), results
 //! on stdout as text or JSON.
 
@@ -13,6 +13,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+pub mod capture;
+pub mod repair;
 
 #[derive(Debug, Clone, Args)]
 pub struct BackfillArgs {
@@ -50,11 +53,20 @@ pub struct VerifyArgs {
     /// Wait before re-checking suspect rows (default: the plan's), e.g. `500ms`.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub recheck_delay: Option<Duration>,
+    /// Do not store the result in the target's `ficus_verify_result` table.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Print the newest N stored results instead of verifying.
+    #[arg(long, value_name = "N")]
+    pub history: Option<u64>,
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
 
-fn data_config(plan_path: &std::path::Path, domain: &str) -> Result<DataConfig, CliError> {
+pub(crate) fn data_config(
+    plan_path: &std::path::Path,
+    domain: &str,
+) -> Result<DataConfig, CliError> {
     let plan = Plan::load(plan_path).map_err(|e| CliError::new(Exit::InvalidPlan, e))?;
     let d = plan
         .domain(domain)
@@ -77,7 +89,7 @@ fn url(u: &DbUrl, side: Side) -> Result<String, CliError> {
     }
 }
 
-async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
+pub(crate) async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
     let source = Db::connect(Side::Source, &url(&cfg.source, Side::Source)?, pool)
         .await
         .context("connect")?;
@@ -87,7 +99,7 @@ async fn connect(cfg: &DataConfig, pool: u32) -> Result<(Db, Db), CliError> {
     Ok((source, target))
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
     println!("{}", serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?);
     Ok(())
 }
@@ -105,6 +117,13 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
         rate_rows_per_second: args.rate_rows_per_second.or(cfg.rate_rows_per_second),
         workers,
         dry_run: args.dry_run,
+        // Beside change capture, hold each chunk's source rows until it commits (see
+        // `ficus_data::capture`).
+        lock_source_rows: !args.dry_run
+            && ficus_data::capture::installed(&source, &tables, &args.domain)
+                .await
+                .context("look for capture triggers")?,
+        throttle: cfg.throttle.clone(),
     };
     let progress = Progress::default();
     let run = ficus_data::backfill(&source, &target, &tables, &opts, &progress);
@@ -192,7 +211,33 @@ pub async fn verify(args: &VerifyArgs) -> Result<(), CliError> {
         recheck_delay: args.recheck_delay.unwrap_or(cfg.recheck_delay),
         ..VerifyOptions::default()
     };
+    if let Some(n) = args.history {
+        let runs = ficus_data::verify::stored::latest(&target, &tables, &args.domain, n.max(1))
+            .await
+            .context("read stored verify results")?;
+        if args.output == Output::Json {
+            return print_json(&runs);
+        }
+        for r in &runs {
+            println!(
+                "{} {}: {} difference(s); source {} rows, target {} rows; {:.2}s; {}",
+                r.finished_unix_micros / 1_000_000,
+                r.domain,
+                r.differences,
+                r.source_rows,
+                r.target_rows,
+                r.seconds,
+                r.scope
+            );
+        }
+        return Ok(());
+    }
     let report = ficus_data::verify(&source, &target, &tables, &opts).await.context("verify")?;
+    if !args.no_store {
+        ficus_data::verify::stored::store(&target, &tables, &args.domain, &report)
+            .await
+            .context("store the verify result")?;
+    }
     source.close().await;
     target.close().await;
     if args.output == Output::Json {

@@ -74,6 +74,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             data_cmd::verify(&args).await
         }
         Command::Writes { domain, action, admin } => writes::run(domain, action, &admin).await,
+        Command::Capture(args) => {
+            logging::init("warn");
+            data_cmd::capture::run(&args).await
+        }
+        Command::Repair(args) => {
+            logging::init("warn");
+            data_cmd::repair::run(&args).await
+        }
         Command::Demo(args) => {
             logging::init("warn");
             demo::run(&args).await

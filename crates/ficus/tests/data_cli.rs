@@ -1,6 +1,8 @@
 //! `ficus backfill` and `ficus verify` as real processes against the real MariaDB (source) and
 //! PostgreSQL (target) of this machine (`FICUS_TEST_MYSQL_URL`, `FICUS_TEST_POSTGRES_URL`):
-//! a backfill SIGKILLed at random points resumes to an exactly equal copy; verify's exit codes.
+//! a backfill SIGKILLed at random points resumes to an exactly equal copy; verify's exit codes
+//! and stored results; repair from a JSON report; capture start, status, run (once and until
+//! SIGTERM) and stop.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -176,6 +178,65 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
     assert_eq!(d.as_array().unwrap().len(), 1, "{report}");
     assert_eq!(d[0]["key"][0], "10");
     assert_eq!(d[0]["columns"][0]["column"], "customer_name");
+
+    // Repair from that report: the row is re-copied, exit 0, and verify is clean again.
+    let report_file = dir.path().join("report.json");
+    std::fs::write(&report_file, &out.stdout).unwrap();
+    let with_target = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ficus"));
+        c.args(args).arg("-c").arg(&plan).env("FICUS_KILL_TEST_TARGET", &target_url);
+        c.output().unwrap()
+    };
+    let out = with_target(&["repair", "orders", "--report", report_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 row(s) re-copied"));
+    assert_eq!(verify(&[]).status.code(), Some(0));
+    // Every verify run was stored with its time and scope.
+    let out = with_target(&["verify", "orders", "--history", "10", "-o", "json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diffs: Vec<i64> =
+        runs.as_array().unwrap().iter().map(|r| r["differences"].as_i64().unwrap()).collect();
+    assert_eq!(diffs, vec![0, 1, 0], "newest first");
+
+    // Capture: start, three changes, status shows them pending, one pass applies them.
+    let out = with_target(&["capture", "start", "orders"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    exec(&mut m, format!("DELETE FROM {name}.orders WHERE id = 5")).await;
+    exec(
+        &mut m,
+        format!("UPDATE {name}.orders SET customer = 'changed', updated_at = NOW(6) WHERE id = 6"),
+    )
+    .await;
+    exec(&mut m, format!("INSERT INTO {name}.orders VALUES (99999, 'new', 1.00, NOW(6), NOW(6))"))
+        .await;
+    let out = with_target(&["capture", "status", "orders", "-o", "json"]);
+    let lag: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(lag["pending_changes"], 3, "{lag}");
+    let out = with_target(&["capture", "run", "orders", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 change(s) applied: 2 upserted, 1 deleted")
+    );
+    assert_eq!(verify(&[]).status.code(), Some(0));
+
+    // The applier in the foreground stops on SIGTERM after applying what came in.
+    let child = Command::new(env!("CARGO_BIN_EXE_ficus"))
+        .args(["capture", "run", "orders", "--poll", "50ms", "-c"])
+        .arg(&plan)
+        .env("FICUS_KILL_TEST_TARGET", &target_url)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    exec(&mut m, format!("DELETE FROM {name}.orders WHERE id = 7")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 change(s) applied"));
+    assert_eq!(verify(&[]).status.code(), Some(0));
+    let out = with_target(&["capture", "stop", "orders", "--purge"]);
+    assert_eq!(out.status.code(), Some(0));
 
     // An unknown domain is refused (3); a missing URL variable is an error (1).
     assert_eq!(ficus(&plan, &["verify", "nope"]).status.code(), Some(3));

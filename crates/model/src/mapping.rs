@@ -22,8 +22,37 @@ pub struct DataConfig {
     /// How long verify waits before re-checking suspect rows, so replication or capture lag is
     /// not reported as drift.
     pub recheck_delay: Duration,
+    /// Adaptive throttling of the backfill on source load; `None` for none.
+    pub throttle: Option<Throttle>,
     /// Tables in plan order.
     pub tables: Vec<TableMapping>,
+}
+
+/// How often the backfill throttle reads its probe by default (and waits between reads while
+/// paused).
+pub const DEFAULT_THROTTLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Adaptive throttling: before each chunk the backfill reads `probe` on the source (at most
+/// every `check_interval`) and waits while it reads above `max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    pub probe: Probe,
+    /// Pause while the probe reads above this value (threads, seconds, or the query's unit).
+    pub max: f64,
+    /// How often the probe is read, and how long a paused chunk waits before reading it again.
+    pub check_interval: Duration,
+}
+
+/// What the throttle measures on the source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// MariaDB/MySQL `Threads_running` (threads executing a statement right now).
+    ThreadsRunning,
+    /// PostgreSQL replication lag in seconds: the largest `replay_lag` in `pg_stat_replication`
+    /// (0 without replicas).
+    ReplicationLag,
+    /// A query in the source's dialect returning one number.
+    Sql(String),
 }
 
 /// Where a database URL comes from. Resolved when a data command runs, never by `validate`.
@@ -222,12 +251,32 @@ pub enum Transform {
     Cast(CastType),
     /// A decimal amount of money to integer cents: `round(v * 100)`.
     MoneyToCents,
+    /// Integer cents to a decimal amount of money: `v / 100` (the inverse of `MoneyToCents`).
+    CentsToMoney,
     /// A timestamp written in local time at a fixed UTC offset, to UTC: `v - offset`.
     /// Offset 0 for a value already in UTC (or a zone-aware value, which every engine reads
     /// in UTC).
     TimestampUtc { offset_minutes: i32 },
     /// Leading and trailing spaces removed.
     Trim,
+}
+
+impl Transform {
+    /// The transform that takes a target value back to its source column, for the reverse
+    /// direction (new → legacy). Exact for a rename, money ↔ cents and a fixed-offset
+    /// timestamp; a cast becomes a plain copy (the destination column's type decides how the
+    /// value is written); `trim` becomes a plain copy too, so the spaces it removed are not
+    /// restored.
+    pub fn inverse(&self) -> Transform {
+        match self {
+            Transform::None | Transform::Cast(_) | Transform::Trim => Transform::None,
+            Transform::MoneyToCents => Transform::CentsToMoney,
+            Transform::CentsToMoney => Transform::MoneyToCents,
+            Transform::TimestampUtc { offset_minutes } => {
+                Transform::TimestampUtc { offset_minutes: -offset_minutes }
+            }
+        }
+    }
 }
 
 /// Portable cast targets, rendered per dialect.

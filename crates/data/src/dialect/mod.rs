@@ -67,6 +67,7 @@ pub trait Dialect: Sync + Send {
             Transform::None => expr.to_owned(),
             Transform::Cast(c) => self.cast(*c, expr),
             Transform::MoneyToCents => self.money_to_cents(expr),
+            Transform::CentsToMoney => self.cents_to_money(expr),
             Transform::TimestampUtc { offset_minutes } => self.shift_minutes(expr, -offset_minutes),
             Transform::Trim => format!("TRIM({expr})"),
         }
@@ -74,6 +75,9 @@ pub trait Dialect: Sync + Send {
 
     /// `round(expr * 100)` as an integer.
     fn money_to_cents(&self, expr: &str) -> String;
+
+    /// Integer cents as a decimal amount (`expr / 100`, exact).
+    fn cents_to_money(&self, expr: &str) -> String;
 
     /// A timestamp moved by `minutes`.
     fn shift_minutes(&self, expr: &str, minutes: i32) -> String;
@@ -117,6 +121,19 @@ pub trait Dialect: Sync + Send {
     fn row_values(&self) -> bool {
         true
     }
+
+    /// The clause that makes a `SELECT` a locking read (rows cannot change until the
+    /// transaction ends), with a leading space; empty where a transaction-wide lock does it.
+    fn lock_rows(&self) -> &'static str {
+        ""
+    }
+
+    /// The current time as whole microseconds since the Unix epoch (a BIGINT), from the
+    /// database's clock.
+    fn now_micros(&self) -> String;
+
+    /// A JSON array of text expressions, rendered as text (`["a", "1"]`).
+    fn json_text_array(&self, items: &[String]) -> String;
 
     /// `LIMIT n OFFSET m`.
     fn limit_offset(&self, limit: u64, offset: u64) -> String {

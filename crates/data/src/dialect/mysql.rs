@@ -40,6 +40,10 @@ impl Dialect for MySql {
         format!("CAST(ROUND(({expr}) * 100) AS SIGNED)")
     }
 
+    fn cents_to_money(&self, expr: &str) -> String {
+        format!("(CAST({expr} AS DECIMAL(65,0)) / 100)")
+    }
+
     fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
         format!("(({expr}) + INTERVAL {minutes} MINUTE)")
     }
@@ -89,6 +93,18 @@ impl Dialect for MySql {
 
     fn char_length(&self, expr: &str) -> String {
         format!("CHAR_LENGTH({expr})")
+    }
+
+    fn lock_rows(&self) -> &'static str {
+        " LOCK IN SHARE MODE"
+    }
+
+    fn now_micros(&self) -> String {
+        "CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)".to_owned()
+    }
+
+    fn json_text_array(&self, items: &[String]) -> String {
+        format!("JSON_ARRAY({})", items.join(", "))
     }
 
     fn to_text(&self, expr: &str) -> String {

@@ -50,6 +50,10 @@ impl Dialect for Postgres {
         format!("CAST(round(({expr}) * 100) AS bigint)")
     }
 
+    fn cents_to_money(&self, expr: &str) -> String {
+        format!("(CAST({expr} AS numeric) / 100)")
+    }
+
     fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
         format!("(({expr}) + interval '{minutes} minutes')")
     }
@@ -96,6 +100,18 @@ impl Dialect for Postgres {
 
     fn char_length(&self, expr: &str) -> String {
         format!("char_length({expr})")
+    }
+
+    fn lock_rows(&self) -> &'static str {
+        " FOR SHARE"
+    }
+
+    fn now_micros(&self) -> String {
+        "CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS bigint)".to_owned()
+    }
+
+    fn json_text_array(&self, items: &[String]) -> String {
+        format!("CAST(json_build_array({}) AS text)", items.join(", "))
     }
 
     fn to_text(&self, expr: &str) -> String {

@@ -38,6 +38,10 @@ impl Dialect for Sqlite {
         format!("CAST(round(({expr}) * 100) AS INTEGER)")
     }
 
+    fn cents_to_money(&self, expr: &str) -> String {
+        format!("printf('%.2f', ({expr}) / 100.0)")
+    }
+
     fn shift_minutes(&self, expr: &str, minutes: i32) -> String {
         format!("strftime('%Y-%m-%d %H:%M:%f', {expr}, '{minutes:+} minutes')")
     }
@@ -85,6 +89,14 @@ impl Dialect for Sqlite {
             Class::Bytes => format!("unhex({ph})"),
             _ => ph.to_owned(),
         }
+    }
+
+    fn now_micros(&self) -> String {
+        "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)".to_owned()
+    }
+
+    fn json_text_array(&self, items: &[String]) -> String {
+        format!("json_array({})", items.join(", "))
     }
 
     fn to_text(&self, expr: &str) -> String {

@@ -1,11 +1,11 @@
 //! The verify report: per table, counts, chunks compared, and the confirmed row differences with
 //! their differing columns; as JSON (serde) or as text for people.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
 /// The result of verifying a domain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub tables: Vec<TableVerify>,
     /// Wall time of the run, in seconds.
@@ -77,7 +77,7 @@ fn show(v: &Option<String>) -> String {
 }
 
 /// One table's verification.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableVerify {
     pub table: String,
     pub source_rows: u64,
@@ -91,7 +91,7 @@ pub struct TableVerify {
 }
 
 /// How a row differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DiffKind {
     /// In the source, not in the target.
@@ -103,17 +103,22 @@ pub enum DiffKind {
 }
 
 /// One differing row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowDiff {
     pub kind: DiffKind,
     /// Key values as text, in key order.
     pub key: Vec<String>,
     /// For `different`: the columns that differ.
     pub columns: Vec<ColumnDiff>,
+    /// The hash of the target row's canonical text when it was checked (16 hex digits, the
+    /// MD5 slice verify sums), absent for a missing row. Repair compares it with the row's
+    /// hash at repair time and leaves a row that changed since untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_hash: Option<String>,
 }
 
 /// One differing column: canonical text on each side (`None` for NULL).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnDiff {
     pub column: String,
     pub source: Option<String>,

@@ -9,7 +9,7 @@
 use crate::db::{Db, TextRow};
 use crate::dialect::canon_row;
 use crate::error::{DataError, Side};
-use crate::keyset::{KeyRange, Query, order_by};
+use crate::keyset::{KeyRange, Query, aliased, order_by};
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
 use md5::{Digest, Md5};
@@ -127,6 +127,30 @@ impl<'a> View<'a> {
         Ok(out)
     }
 
+    /// The rows with these keys, read inside `tx` with a locking read (`FOR UPDATE` where the
+    /// engine has it), so they cannot change before the transaction ends.
+    pub async fn rows_by_key_locked(
+        &self,
+        tx: &mut crate::db::DbTx,
+        keys: &[Vec<String>],
+    ) -> Result<Vec<CanonRow>, DataError> {
+        let d = self.db.dialect();
+        let lock = match self.db.engine() {
+            ficus_model::mapping::Engine::Sqlite => "",
+            _ => " FOR UPDATE",
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for batch in keys.chunks(100) {
+            let mut q = Query::new(d);
+            let ors: Vec<String> = batch.iter().map(|k| q.equals(&self.key, k)).collect();
+            let sql = format!("{} WHERE ({}){lock}", self.select_rows(), ors.join(" OR "));
+            let rows =
+                tx.fetch_texts(&sql, &q.params).await.map_err(self.err("lock rows to repair"))?;
+            out.extend(self.split_rows(rows));
+        }
+        Ok(out)
+    }
+
     fn select_rows(&self) -> String {
         let d = self.db.dialect();
         let mut select: Vec<String> = self
@@ -135,7 +159,7 @@ impl<'a> View<'a> {
             .map(|&i| d.transfer(self.cols[i].0, &self.key[self.key_pos(i)].0))
             .collect();
         select.extend(self.cols.iter().map(|(class, e)| d.canon(*class, e)));
-        format!("SELECT {} FROM {}", select.join(", "), self.table)
+        format!("SELECT {} FROM {}", aliased(&select), self.table)
     }
 
     fn key_pos(&self, col: usize) -> usize {
@@ -157,6 +181,40 @@ impl<'a> View<'a> {
         self.key_idx.iter().map(|&i| row.cols.get(i).cloned().flatten()).collect()
     }
 
+    /// Rows of the table (after the filter).
+    pub async fn count(&self) -> Result<u64, DataError> {
+        let d = self.db.dialect();
+        let filter = self.filter.as_deref().map(|f| format!(" WHERE ({f})")).unwrap_or_default();
+        let sql = format!("SELECT {} FROM {}{filter}", d.to_text("COUNT(*)"), self.table);
+        let rows = self.db.fetch_texts(&sql, &[]).await.map_err(self.err("count rows"))?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// MIN and MAX of a single integer key (after the filter); `None` for other keys or when
+    /// the table is empty.
+    pub async fn int_min_max(&self) -> Result<Option<(i128, i128)>, DataError> {
+        if self.key.len() != 1 || self.key[0].1 != Class::Int {
+            return Ok(None);
+        }
+        let d = self.db.dialect();
+        let k = &self.key[0].0;
+        let filter = self.filter.as_deref().map(|f| format!(" WHERE ({f})")).unwrap_or_default();
+        let sql = format!(
+            "SELECT {}, {} FROM {}{filter}",
+            d.to_text(&format!("MIN({k})")),
+            d.to_text(&format!("MAX({k})")),
+            self.table
+        );
+        let rows = self.db.fetch_texts(&sql, &[]).await.map_err(self.err("read the key span"))?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        let num = |i: usize| row.get(i).cloned().flatten().and_then(|s| s.parse::<i128>().ok());
+        Ok(num(0).zip(num(1)))
+    }
+
     /// The key (transfer text) of the row at `offset` within `range`, in key order.
     pub async fn key_at(
         &self,
@@ -174,7 +232,7 @@ impl<'a> View<'a> {
             .collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE {pred} ORDER BY {} {}",
-            select.join(", "),
+            aliased(&select),
             self.table,
             order_by(&self.key),
             d.limit_offset(1, offset)
@@ -186,6 +244,20 @@ impl<'a> View<'a> {
             .map_err(self.err("find a chunk boundary"))?;
         Ok(rows.into_iter().next().map(|r| r.into_iter().map(Option::unwrap_or_default).collect()))
     }
+}
+
+/// The hash of a row's canonical columns as 16 hex digits: [`row_hash`] of the row's canonical
+/// text (`CHAR_LENGTH:text` or `N` per column, joined with `,`, as [`crate::dialect::canon_row`]
+/// renders it in SQL).
+pub(crate) fn canon_hash(cols: &[Option<String>]) -> String {
+    let text: Vec<String> = cols
+        .iter()
+        .map(|c| match c {
+            Some(s) => format!("{}:{s}", s.chars().count()),
+            None => "N".to_owned(),
+        })
+        .collect();
+    format!("{:016x}", row_hash(&text.join(",")))
 }
 
 /// The last 15 hex digits of the MD5 of `text`, as an integer (reladiff's `md5_as_int`).

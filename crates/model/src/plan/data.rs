@@ -8,6 +8,10 @@
 //! chunk_rows = 1000                    # backfill rows per chunk and checkpoint
 //! rate_rows_per_second = 5000          # optional
 //! workers = 2                          # per table, disjoint key ranges
+//! [domains.invoices.data.throttle]     # optional: pause chunks while the source is busy
+//! probe = "threads_running"            # or "replication_lag" (PostgreSQL), or sql = "SELECT …"
+//! max = 25                             # pause while the probe reads above this
+//! check_interval = "1s"
 //!
 //! [[domains.invoices.data.tables]]
 //! source = "Invoice"
@@ -30,8 +34,8 @@ use super::check::Checker;
 use super::locate::Seg;
 use crate::defaults;
 use crate::mapping::{
-    CastType, ColumnMapping, ColumnValue, Constant, DataConfig, DbUrl, DialectSql, Engine,
-    RenameRule, TableMapping, Transform,
+    CastType, ColumnMapping, ColumnValue, Constant, DataConfig, DbUrl, DialectSql, Engine, Probe,
+    RenameRule, TableMapping, Throttle, Transform,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -50,8 +54,20 @@ pub(crate) struct RawData {
     pub workers: Option<usize>,
     #[serde(default, with = "humantime_serde::option")]
     pub recheck_delay: Option<Duration>,
+    pub throttle: Option<RawThrottle>,
     #[serde(default)]
     pub tables: Vec<RawTable>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawThrottle {
+    /// `threads_running` (MariaDB/MySQL) or `replication_lag` (PostgreSQL); or `sql`.
+    pub probe: Option<String>,
+    pub sql: Option<String>,
+    pub max: f64,
+    #[serde(default, with = "humantime_serde::option")]
+    pub check_interval: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +127,36 @@ pub(super) fn check(c: &mut Checker<'_>, domain: &str, raw: RawData) -> DataConf
             c.issue(&path, format!("target table {:?} is mapped twice", t.target));
         }
     }
+    let throttle = raw.throttle.map(|t| {
+        let p = [Key("domains"), Key(domain), Key("data"), Key("throttle"), Key("probe")];
+        let probe = match (t.probe.as_deref(), t.sql) {
+            (Some("threads_running"), None) => Probe::ThreadsRunning,
+            (Some("replication_lag"), None) => Probe::ReplicationLag,
+            (None, Some(sql)) => Probe::Sql(sql),
+            (Some(other), None) => {
+                c.issue(&p, format!("probe {other:?} is not known; expected threads_running or replication_lag (or sql = \"…\")"));
+                Probe::ThreadsRunning
+            }
+            (Some(_), Some(_)) => {
+                c.issue(&p, "set either probe or sql, not both");
+                Probe::ThreadsRunning
+            }
+            (None, None) => {
+                c.issue(&p, "a throttle needs probe = \"threads_running\" | \"replication_lag\" or sql = \"SELECT …\"");
+                Probe::ThreadsRunning
+            }
+        };
+        if !(t.max.is_finite() && t.max >= 0.0) {
+            c.issue(&[Key("domains"), Key(domain), Key("data"), Key("throttle"), Key("max")], "must be a number of at least 0");
+        }
+        Throttle {
+            probe,
+            max: t.max,
+            check_interval: t.check_interval.unwrap_or(crate::mapping::DEFAULT_THROTTLE_CHECK_INTERVAL),
+        }
+    });
     DataConfig {
+        throttle,
         source,
         target,
         chunk_rows,
@@ -338,6 +383,7 @@ fn column(c: &mut Checker<'_>, p: &[Seg<'_>], value: &toml::Value) -> Option<Col
         },
         (None, None) => Transform::None,
         (Some("money_to_cents"), None) => Transform::MoneyToCents,
+        (Some("cents_to_money"), None) => Transform::CentsToMoney,
         (Some("trim"), None) => Transform::Trim,
         (Some("timestamp_utc"), None) => {
             let offset = text("offset").unwrap_or("+00:00");
@@ -357,7 +403,7 @@ fn column(c: &mut Checker<'_>, p: &[Seg<'_>], value: &toml::Value) -> Option<Col
         (Some(other), None) => {
             c.issue(
                 p,
-                format!("transform {other:?} is not known; expected money_to_cents, timestamp_utc or trim (or cast = \"…\")"),
+                format!("transform {other:?} is not known; expected money_to_cents, cents_to_money, timestamp_utc or trim (or cast = \"…\")"),
             );
             Transform::None
         }
@@ -393,6 +439,44 @@ mod tests {
 
     fn parse(data: &str) -> Result<Plan, String> {
         Plan::parse(&format!("{HEAD}{data}"), "p.toml", Path::new(".")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_throttle_is_checked_and_its_mistakes_name_the_key() {
+        let table = "[[domains.d.data.tables]]\nsource = \"t\"\nkey = [\"id\"]\n";
+        let head = "[domains.d.data]\nsource = \"mysql://x/y\"\ntarget = \"postgres://x/y\"\n";
+        let plan = parse(&format!(
+            "{head}[domains.d.data.throttle]\nprobe = \"threads_running\"\nmax = 25\ncheck_interval = \"500ms\"\n{table}"
+        ))
+        .unwrap();
+        let t = plan.domain("d").unwrap().data.clone().unwrap().throttle.unwrap();
+        assert_eq!(t.probe, crate::mapping::Probe::ThreadsRunning);
+        assert_eq!((t.max, t.check_interval), (25.0, std::time::Duration::from_millis(500)));
+        let plan = parse(&format!(
+            "{head}[domains.d.data.throttle]\nsql = \"SELECT 1\"\nmax = 0.5\n{table}"
+        ))
+        .unwrap();
+        let t = plan.domain("d").unwrap().data.clone().unwrap().throttle.unwrap();
+        assert_eq!(t.probe, crate::mapping::Probe::Sql("SELECT 1".into()));
+        assert_eq!(t.check_interval, crate::mapping::DEFAULT_THROTTLE_CHECK_INTERVAL);
+        let err =
+            parse(&format!("{head}[domains.d.data.throttle]\nprobe = \"load\"\nmax = 1\n{table}"))
+                .unwrap_err();
+        assert!(err.contains("domains.d.data.throttle.probe") && err.contains("\"load\""), "{err}");
+        let err = parse(&format!("{head}[domains.d.data.throttle]\nmax = 1\n{table}")).unwrap_err();
+        assert!(err.contains("a throttle needs probe"), "{err}");
+    }
+
+    #[test]
+    fn transforms_invert_for_the_reverse_direction() {
+        assert_eq!(Transform::MoneyToCents.inverse(), Transform::CentsToMoney);
+        assert_eq!(Transform::CentsToMoney.inverse(), Transform::MoneyToCents);
+        assert_eq!(
+            Transform::TimestampUtc { offset_minutes: 120 }.inverse(),
+            Transform::TimestampUtc { offset_minutes: -120 }
+        );
+        assert_eq!(Transform::Trim.inverse(), Transform::None);
+        assert_eq!(Transform::Cast(CastType::Integer).inverse(), Transform::None);
     }
 
     #[test]

@@ -1,0 +1,193 @@
+//! How much a backfill has left, and where its workers' ranges start: exact counts and
+//! offsets in key order, or — for a single integer key without a filter — the key's MIN/MAX
+//! and the catalogue's row estimate, which cost an index probe instead of a scan of the table.
+
+use crate::db::Db;
+use crate::error::{DataError, Side};
+use crate::keyset::{KeyRange, Query, aliased, order_by};
+use crate::resolve::ResolvedTable;
+use crate::types::Class;
+use ficus_model::mapping::Engine;
+
+/// The key space of a single-integer-key table without a filter: (min, max, rows estimate).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IntSpan {
+    min: i128,
+    max: i128,
+    rows: f64,
+}
+
+impl IntSpan {
+    /// Estimated rows in `range`: its share of the key span times the table's rows.
+    fn rows_in(&self, range: &KeyRange) -> u64 {
+        let bound =
+            |k: &Option<Vec<String>>| k.as_ref().and_then(|k| k.first()?.parse::<i128>().ok());
+        let lo = bound(&range.lo).unwrap_or(self.min - 1).max(self.min - 1);
+        let hi = bound(&range.hi).unwrap_or(self.max).min(self.max);
+        let span = (self.max - self.min + 1).max(1) as f64;
+        (((hi - lo).max(0) as f64) / span * self.rows).round() as u64
+    }
+}
+
+/// The integer span of `t`, when its key is one integer column and it has no filter.
+///
+/// # Errors
+/// [`DataError::Sql`] from the source.
+pub(super) async fn int_span(source: &Db, t: &ResolvedTable) -> Result<Option<IntSpan>, DataError> {
+    let key = t.source_key();
+    if key.len() != 1 || key[0].1 != Class::Int || t.filter.is_some() {
+        return Ok(None);
+    }
+    let d = source.dialect();
+    let k = &key[0].0;
+    let sql = format!(
+        "SELECT {}, {} FROM {}",
+        d.to_text(&format!("MIN({k})")),
+        d.to_text(&format!("MAX({k})")),
+        t.source_table
+    );
+    let err = DataError::sql(Side::Source, format!("read the key span of {}", t.name));
+    let rows = source.fetch_texts(&sql, &[]).await.map_err(err)?;
+    let row = rows.into_iter().next().unwrap_or_default();
+    let num = |i: usize| row.get(i).cloned().flatten().and_then(|s| s.parse::<i128>().ok());
+    let (Some(min), Some(max)) = (num(0), num(1)) else { return Ok(None) };
+    let span = (max - min + 1) as f64;
+    let rows = catalogue_rows(source, t).await.filter(|r| *r > 0.0).map_or(span, |r| r.min(span));
+    Ok(Some(IntSpan { min, max, rows }))
+}
+
+/// The catalogue's row estimate (InnoDB `TABLE_ROWS`, PostgreSQL `reltuples`); `None` when
+/// unknown (SQLite, never analysed).
+async fn catalogue_rows(source: &Db, t: &ResolvedTable) -> Option<f64> {
+    let (schema, name) = match t.source_name.split_once('.') {
+        Some((s, n)) => (Some(s.to_owned()), n.to_owned()),
+        None => (None, t.source_name.clone()),
+    };
+    let (sql, params) = match source.engine() {
+        Engine::MySql => (
+            "SELECT CAST(TABLE_ROWS AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
+            vec![schema, Some(name)],
+        ),
+        Engine::Postgres => (
+            "SELECT CAST(reltuples AS text) FROM pg_class WHERE oid = to_regclass($1)",
+            vec![Some(t.source_table.clone())],
+        ),
+        Engine::Sqlite => return None,
+    };
+    let rows = source.fetch_texts(sql, &params).await.ok()?;
+    rows.into_iter().next()?.into_iter().next()??.parse().ok()
+}
+
+/// Source rows in `range` (after the filter): estimated from `span` when there is one, else
+/// counted.
+///
+/// # Errors
+/// [`DataError::Sql`] from the source.
+pub(super) async fn rows_in(
+    source: &Db,
+    t: &ResolvedTable,
+    range: &KeyRange,
+    span: Option<IntSpan>,
+) -> Result<u64, DataError> {
+    match span {
+        Some(s) => Ok(s.rows_in(range)),
+        None => count(source, t, range).await,
+    }
+}
+
+/// Source rows in `range` (after the filter), counted.
+///
+/// # Errors
+/// [`DataError::Sql`] from the source.
+pub(super) async fn count(
+    source: &Db,
+    t: &ResolvedTable,
+    range: &KeyRange,
+) -> Result<u64, DataError> {
+    let d = source.dialect();
+    let mut q = Query::new(d);
+    let pred = q.range(&t.source_key(), range, t.filter.as_deref());
+    let sql = format!("SELECT {} FROM {} WHERE {pred}", d.to_text("COUNT(*)"), t.source_table);
+    let rows = source
+        .fetch_texts(&sql, &q.params)
+        .await
+        .map_err(DataError::sql(Side::Source, format!("count {}", t.name)))?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Split a table's key space into `workers` ranges of about equal row counts: at even steps of
+/// an integer key's span, else at source keys found by offset.
+///
+/// # Errors
+/// [`DataError::Sql`] from the source.
+pub(super) async fn split(
+    source: &Db,
+    t: &ResolvedTable,
+    workers: usize,
+    span: Option<IntSpan>,
+) -> Result<Vec<KeyRange>, DataError> {
+    if workers <= 1 {
+        return Ok(vec![KeyRange::default()]);
+    }
+    let mut bounds: Vec<Vec<String>> = Vec::new();
+    if let Some(s) = span {
+        let width = s.max - s.min + 1;
+        for i in 1..workers as i128 {
+            let b = vec![(s.min - 1 + width * i / workers as i128).to_string()];
+            if bounds.last() != Some(&b) {
+                bounds.push(b);
+            }
+        }
+    } else {
+        let total = count(source, t, &KeyRange::default()).await?;
+        for i in 1..workers as u64 {
+            let offset = total * i / workers as u64;
+            if offset == 0 {
+                continue;
+            }
+            if let Some(k) = key_at(source, t, offset - 1).await?
+                && bounds.last() != Some(&k)
+            {
+                bounds.push(k);
+            }
+        }
+    }
+    let mut ranges = Vec::with_capacity(bounds.len() + 1);
+    let mut lo = None;
+    for b in bounds {
+        ranges.push(KeyRange { lo: lo.clone(), hi: Some(b.clone()) });
+        lo = Some(b);
+    }
+    ranges.push(KeyRange { lo, hi: None });
+    Ok(ranges)
+}
+
+/// The key of the source row at `offset` in key order (after the filter).
+pub(super) async fn key_at(
+    source: &Db,
+    t: &ResolvedTable,
+    offset: u64,
+) -> Result<Option<Vec<String>>, DataError> {
+    let d = source.dialect();
+    let key = t.source_key();
+    let select: Vec<String> =
+        t.key.iter().map(|k| d.transfer(t.columns[k.index].class, &k.source_expr)).collect();
+    let filter = t.filter.as_deref().map_or_else(|| "1=1".to_owned(), |f| format!("({f})"));
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {filter} ORDER BY {} {}",
+        aliased(&select),
+        t.source_table,
+        order_by(&key),
+        d.limit_offset(1, offset)
+    );
+    let rows = source
+        .fetch_texts(&sql, &[])
+        .await
+        .map_err(DataError::sql(Side::Source, format!("split {}", t.name)))?;
+    Ok(rows.into_iter().next().map(|r| r.into_iter().map(Option::unwrap_or_default).collect()))
+}

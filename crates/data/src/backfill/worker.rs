@@ -1,0 +1,234 @@
+//! One backfill worker: its key range chunk by chunk from its checkpoint, each chunk written
+//! with the checkpoint in one target transaction.
+//!
+//! Without capture the worker is a two-stage pipeline: while chunk N is written, chunk N+1 is
+//! read (its start, N's last key, is known as soon as N is read), so the source and the target
+//! work at the same time, as in `mariadb | psql`. Beside capture, each chunk is read with a
+//! locking read held until its write commits, one chunk at a time (see
+//! [`super::BackfillOptions::lock_source_rows`]).
+
+use super::{BackfillOptions, Progress};
+use crate::checkpoint::{self, Checkpoint};
+use crate::db::{Db, TextRow, is_retryable};
+use crate::error::{DataError, Side};
+use crate::keyset::{Key, KeyRange, Query};
+use crate::rate::RateLimit;
+use crate::read;
+use crate::resolve::ResolvedTable;
+use crate::throttle::Gate;
+use crate::write;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Attempts of one chunk's read or write when it fails with a deadlock, a lock wait timeout or
+/// a busy database (each attempt is a whole transaction, so a retry neither loses nor repeats
+/// rows).
+const CHUNK_ATTEMPTS: u32 = 8;
+
+/// What a worker shares with the others of its table.
+pub(super) struct Shared<'a> {
+    pub source: &'a Db,
+    pub target: &'a Db,
+    pub t: &'a ResolvedTable,
+    pub opts: &'a BackfillOptions,
+    pub rate: &'a RateLimit,
+    pub gate: &'a Gate,
+    pub progress: &'a Progress,
+}
+
+/// Copy one worker's range from its checkpoint; (rows, chunks) copied.
+///
+/// # Errors
+/// The first [`DataError`] that retries did not clear.
+pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), DataError> {
+    if s.opts.lock_source_rows {
+        return run_locked(s, cp).await;
+    }
+    let advance = checkpoint::advance_sql(s.target, s.t);
+    let mut range = cp.next_range();
+    // Straight COPY into the table while the rest of this worker's range is empty in the
+    // target; a conflict turns it off for the worker.
+    let mut direct = target_range_empty(s.target, s.t, &range).await?;
+    let (mut rows_done, mut chunks) = (0, 0);
+    let mut rows = read(s, &range).await?;
+    loop {
+        let n = rows.len() as u64;
+        let Some(last) = rows.last().map(|r| read::key_of(s.t, r)).transpose()? else {
+            let params =
+                checkpoint::advance_params(&s.opts.domain, s.t, cp.worker, &range.lo, 0, true);
+            write::checkpoint_only(s.target, &advance, &params).await?;
+            break;
+        };
+        let finished = n < s.opts.chunk_rows;
+        let params = checkpoint::advance_params(
+            &s.opts.domain,
+            s.t,
+            cp.worker,
+            &Some(last.clone()),
+            n,
+            finished,
+        );
+        let next = KeyRange { lo: Some(last), hi: range.hi.clone() };
+        let written = write(s, &rows, &advance, &params, &mut direct);
+        let next_rows = if finished {
+            written.await?;
+            None
+        } else {
+            let (w, r) = tokio::join!(written, read(s, &next));
+            w?;
+            Some(r?)
+        };
+        rows_done += n;
+        chunks += 1;
+        s.progress.rows_done.fetch_add(n, Ordering::Relaxed);
+        match next_rows {
+            Some(r) => {
+                rows = r;
+                range = next;
+            }
+            None => break,
+        }
+    }
+    Ok((rows_done, chunks))
+}
+
+/// Read the chunk after `range.lo`, within the rate limit and throttle, retrying transient
+/// failures.
+async fn read(s: &Shared<'_>, range: &KeyRange) -> Result<Vec<TextRow>, DataError> {
+    s.rate.acquire(s.opts.chunk_rows).await;
+    let waits = s.gate.wait(s.source).await?;
+    s.progress.throttle_waits.fetch_add(waits, Ordering::Relaxed);
+    let mut attempt = 1;
+    loop {
+        match read::read_chunk(s.source, s.t, range, s.opts.chunk_rows).await {
+            Err(DataError::Sql { source: e, .. })
+                if attempt < CHUNK_ATTEMPTS && is_retryable(&e) =>
+            {
+                backoff(s.t, attempt, &e).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Write a chunk with its checkpoint, retrying transient failures; a unique violation in
+/// `direct` mode turns `direct` off and writes the chunk again by upsert.
+async fn write(
+    s: &Shared<'_>,
+    rows: &[TextRow],
+    advance: &str,
+    params: &[Option<String>],
+    direct: &mut bool,
+) -> Result<(), DataError> {
+    let mut attempt = 1;
+    loop {
+        match write::write_chunk(s.target, s.t, rows, advance, params, *direct).await {
+            Err(DataError::Sql { source: e, .. }) if *direct && is_unique_violation(&e) => {
+                tracing::debug!(table = %s.t.name, "target rows appeared in the range: upserting");
+                *direct = false;
+            }
+            Err(DataError::Sql { source: e, .. })
+                if attempt < CHUNK_ATTEMPTS && is_retryable(&e) =>
+            {
+                backoff(s.t, attempt, &e).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn backoff(t: &ResolvedTable, attempt: u32, e: &sqlx::Error) {
+    tracing::debug!(table = %t.name, attempt, "chunk retried: {e}");
+    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+}
+
+/// The worker beside capture: one chunk at a time, read with a locking read and held until its
+/// write commits.
+async fn run_locked(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), DataError> {
+    let advance = checkpoint::advance_sql(s.target, s.t);
+    let mut range = cp.next_range();
+    let (mut rows_done, mut chunks) = (0, 0);
+    loop {
+        s.rate.acquire(s.opts.chunk_rows).await;
+        let waits = s.gate.wait(s.source).await?;
+        s.progress.throttle_waits.fetch_add(waits, Ordering::Relaxed);
+        let mut attempt = 1;
+        let step = loop {
+            match copy_locked(s, cp.worker, &range, &advance).await {
+                Err(DataError::Sql { source: e, .. })
+                    if attempt < CHUNK_ATTEMPTS && is_retryable(&e) =>
+                {
+                    backoff(s.t, attempt, &e).await;
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        };
+        let Some((n, last)) = step else { break };
+        rows_done += n;
+        chunks += 1;
+        s.progress.rows_done.fetch_add(n, Ordering::Relaxed);
+        range.lo = Some(last);
+        if n < s.opts.chunk_rows {
+            break;
+        }
+    }
+    Ok((rows_done, chunks))
+}
+
+/// Copy the chunk after `range.lo` holding its source rows: read them with a locking read,
+/// write them with the checkpoint, release them. `None` when the range had no more rows (its
+/// checkpoint is then marked done); else the rows copied and the last key.
+async fn copy_locked(
+    s: &Shared<'_>,
+    worker: usize,
+    range: &KeyRange,
+    advance: &str,
+) -> Result<Option<(u64, Key)>, DataError> {
+    let mut tx =
+        s.source.begin(true).await.map_err(DataError::sql(Side::Source, "begin a locking read"))?;
+    let rows = read::read_chunk_locked(&mut tx, s.source, s.t, range, s.opts.chunk_rows).await?;
+    let n = rows.len() as u64;
+    let Some(last) = rows.last().map(|r| read::key_of(s.t, r)).transpose()? else {
+        let params = checkpoint::advance_params(&s.opts.domain, s.t, worker, &range.lo, 0, true);
+        write::checkpoint_only(s.target, advance, &params).await?;
+        return Ok(None);
+    };
+    let done = n < s.opts.chunk_rows;
+    let params =
+        checkpoint::advance_params(&s.opts.domain, s.t, worker, &Some(last.clone()), n, done);
+    write::write_chunk(s.target, s.t, &rows, advance, &params, false).await?;
+    // Only releases the share locks: the transaction wrote nothing.
+    tx.commit().await.map_err(DataError::sql(Side::Source, "release the chunk's rows"))?;
+    Ok(Some((n, last)))
+}
+
+/// Whether the target holds no row in `range` (by the target's key).
+async fn target_range_empty(
+    target: &Db,
+    t: &ResolvedTable,
+    range: &KeyRange,
+) -> Result<bool, DataError> {
+    let d = target.dialect();
+    let mut q = Query::new(d);
+    let pred = q.range(&t.target_key(target), range, None);
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {pred} {}",
+        d.to_text("1"),
+        t.target_table,
+        d.limit_offset(1, 0)
+    );
+    let rows = target
+        .fetch_texts(&sql, &q.params)
+        .await
+        .map_err(DataError::sql(Side::Target, format!("look for rows in {}", t.name)))?;
+    Ok(rows.is_empty())
+}
+
+/// A duplicate key (SQLSTATE 23505 on PostgreSQL, 23000 on MariaDB/MySQL, SQLite's
+/// constraint codes), as sqlx classifies it.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

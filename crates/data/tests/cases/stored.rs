@@ -1,0 +1,44 @@
+//! Verify results stored in the target with their time and scope, newest first.
+
+use super::{ITEMS_TARGET, data_config, items_plan, items_source, quick_verify};
+use crate::util::{MyDatabase, PgSchema};
+use ficus_data::verify::stored::{latest, store};
+use ficus_data::{BackfillOptions, Progress, backfill, resolve_tables, verify};
+
+#[tokio::test]
+async fn verify_results_are_stored_with_time_and_scope() {
+    let my = MyDatabase::new().await;
+    let pg = PgSchema::new().await;
+    items_source(&my, 100).await;
+    pg.exec(ITEMS_TARGET).await;
+    let cfg = data_config(&items_plan(&pg.name));
+    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    assert!(latest(&pg.db, &tables, "d", 5).await.unwrap().is_empty(), "nothing stored yet");
+    let opts = BackfillOptions {
+        domain: "d".into(),
+        chunk_rows: 50,
+        rate_rows_per_second: None,
+        workers: 1,
+        dry_run: false,
+        lock_source_rows: false,
+        throttle: None,
+    };
+    backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
+    let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
+    store(&pg.db, &tables, "d", &clean).await.unwrap();
+    pg.exec(&format!("DELETE FROM {}.items WHERE id = 7", pg.name)).await;
+    let dirty = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
+    store(&pg.db, &tables, "d", &dirty).await.unwrap();
+
+    let runs = latest(&pg.db, &tables, "d", 5).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0].differences, runs[1].differences), (2, 0), "newest first");
+    assert!(runs[0].finished_unix_micros > runs[1].finished_unix_micros);
+    assert_eq!(runs[0].scope, format!("{}.items", pg.name));
+    assert_eq!((runs[1].source_rows, runs[1].target_rows), (100, 100));
+    assert!(runs[1].is_equal() && !runs[0].is_equal());
+    let report: serde_json::Value = serde_json::from_str(&runs[0].report_json).unwrap();
+    assert_eq!(report["tables"][0]["differences"].as_array().unwrap().len(), 2);
+    pg.drop().await;
+    my.drop().await;
+}
