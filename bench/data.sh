@@ -16,7 +16,7 @@ MY_PORT=${MY_PORT:-3306}
 MY_USER=${MY_USER:-root}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 CHUNK_ROWS=${CHUNK_ROWS:-10000}
-WORKERS=${WORKERS:-2}
+WORKERS=${WORKERS:-4}
 # reladiff over every column takes minutes here (each emoji row differs for it); 0 skips it.
 RELADIFF_ALL_COLUMNS=${RELADIFF_ALL_COLUMNS:-1}
 
@@ -134,7 +134,7 @@ run_pgloader() { # into bench_rows (no secondary index)
   reset bench_rows
   cat >"$tmp/load" <<LOAD
 LOAD DATABASE FROM mysql://$MY_USER@$MY_HOST:$MY_PORT/$mydb INTO $PG_URL
-WITH data only, truncate, workers = 2, concurrency = 1
+WITH data only, truncate
 INCLUDING ONLY TABLE NAMES MATCHING 'bench_rows'
 ALTER SCHEMA '$mydb' RENAME TO '$pgs';
 LOAD
