@@ -98,6 +98,7 @@ async fn chinook_mariadb_to_postgres_renamed_schema_verifies_equal() {
         dry_run: false,
         lock_source_rows: false,
         throttle: None,
+        write_delay: None,
     };
 
     let dry = backfill(
@@ -228,6 +229,7 @@ async fn verify_finds_exactly_100_planted_differences() {
         dry_run: false,
         lock_source_rows: false,
         throttle: None,
+        write_delay: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
@@ -341,6 +343,7 @@ async fn aborted_backfills_resume_to_an_exactly_equal_copy() {
         dry_run: false,
         lock_source_rows: false,
         throttle: None,
+        write_delay: None,
     };
     for i in 0..12u64 {
         // Abort the run at a different point each time (drops the future mid-chunk), with its
@@ -387,6 +390,7 @@ async fn a_newer_target_row_is_never_overwritten() {
         dry_run: false,
         lock_source_rows: false,
         throttle: None,
+        write_delay: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let live = format!("SELECT name FROM {}.items WHERE region = 'eu' AND id = 1", pg.name);

@@ -124,6 +124,7 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
                 .await
                 .context("look for capture triggers")?,
         throttle: cfg.throttle.clone(),
+        write_delay: None,
     };
     let progress = Progress::default();
     let run = ficus_data::backfill(&source, &target, &tables, &opts, &progress);

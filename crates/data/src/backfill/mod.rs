@@ -40,6 +40,9 @@ pub struct BackfillOptions {
     pub lock_source_rows: bool,
     /// Adaptive throttling on source load (checked before each chunk); `None` for none.
     pub throttle: Option<ficus_model::mapping::Throttle>,
+    /// Wait this long between reading a chunk and writing it: a slow target on demand, so tests
+    /// can change the source inside that window. `None` in production.
+    pub write_delay: Option<std::time::Duration>,
 }
 
 /// Live counters for a progress display (rows/s and ETA from the rows actually left).

@@ -121,6 +121,9 @@ async fn write(
     params: &[Option<String>],
     direct: &mut bool,
 ) -> Result<(), DataError> {
+    if let Some(d) = s.opts.write_delay {
+        tokio::time::sleep(d).await;
+    }
     let mut attempt = 1;
     loop {
         match write::write_chunk(s.target, s.t, rows, advance, params, *direct).await {
@@ -199,6 +202,9 @@ async fn copy_locked(
     let done = n < s.opts.chunk_rows;
     let params =
         checkpoint::advance_params(&s.opts.domain, s.t, worker, &Some(last.clone()), n, done);
+    if let Some(d) = s.opts.write_delay {
+        tokio::time::sleep(d).await;
+    }
     write::write_chunk(s.target, s.t, &rows, advance, &params, false).await?;
     // Only releases the share locks: the transaction wrote nothing.
     tx.commit().await.map_err(DataError::sql(Side::Source, "release the chunk's rows"))?;

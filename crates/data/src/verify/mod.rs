@@ -5,6 +5,7 @@
 //! `recheck_delay` they are read again and only those still differing are reported (in key order), so lag is
 //! not called drift. Method: reladiff/data-diff's checksum-and-bisect.
 
+mod chunks;
 mod report;
 pub(crate) mod side;
 pub mod stored;
@@ -15,6 +16,7 @@ use crate::db::Db;
 use crate::error::DataError;
 use crate::keyset::KeyRange;
 use crate::resolve::ResolvedTable;
+use chunks::{int_span, offset_chunks, split_by_offset, split_by_value, value_chunks};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use side::{CanonRow, View};
 use std::collections::BTreeMap;
@@ -159,100 +161,6 @@ async fn bisect(
     Ok(out)
 }
 
-/// Top-level chunks at every `chunk_rows`-th source key (one offset query per chunk).
-async fn offset_chunks(src: &View<'_>, chunk_rows: u64) -> Result<Vec<KeyRange>, DataError> {
-    let mut chunks = Vec::new();
-    let mut lo: Option<Vec<String>> = None;
-    loop {
-        let range = KeyRange { lo: lo.clone(), hi: None };
-        match src.key_at(&range, chunk_rows.saturating_sub(1)).await? {
-            Some(hi) => {
-                chunks.push(KeyRange { lo, hi: Some(hi.clone()) });
-                lo = Some(hi);
-            }
-            None => {
-                chunks.push(range);
-                return Ok(chunks);
-            }
-        }
-    }
-}
-
-/// Top-level chunks of an integer key: steps of the key span sized so that each holds about
-/// `chunk_rows` source rows on average (the span's density from one `COUNT(*)`).
-async fn value_chunks(
-    src: &View<'_>,
-    (min, max): (i128, i128),
-    chunk_rows: u64,
-) -> Result<Vec<KeyRange>, DataError> {
-    let rows = i128::from(src.count().await?.max(1));
-    let width = max - min + 1;
-    let step = (width * i128::from(chunk_rows.max(1)) / rows).max(1);
-    let mut bounds = Vec::new();
-    let mut b = min - 1 + step;
-    while b < max {
-        bounds.push(vec![b.to_string()]);
-        b += step;
-    }
-    Ok(cut(&KeyRange::default(), bounds))
-}
-
-/// Cut `range` at keys of the side holding more rows, found by offset (so extra target rows are
-/// bisected too).
-async fn split_by_offset(
-    src: &View<'_>,
-    tgt: &View<'_>,
-    range: &KeyRange,
-    (ns, nt): (u64, u64),
-    fan_out: u64,
-) -> Result<Vec<KeyRange>, DataError> {
-    let n = ns.max(nt);
-    let side = if ns >= nt { src } else { tgt };
-    let mut bounds = Vec::new();
-    for i in 1..fan_out {
-        let offset = n * i / fan_out;
-        if offset == 0 {
-            continue;
-        }
-        if let Some(k) = side.key_at(range, offset - 1).await?
-            && bounds.last() != Some(&k)
-        {
-            bounds.push(k);
-        }
-    }
-    Ok(cut(range, bounds))
-}
-
-/// Cut `range` of an integer key into `fan_out` sub-ranges of equal key width; `span` is the
-/// smallest and largest key of both sides, which closes an open end. No query: this is why
-/// an integer key bisects faster (reladiff splits by key value the same way).
-fn split_by_value(range: &KeyRange, (min, max): (i128, i128), fan_out: u64) -> Vec<KeyRange> {
-    let bound = |k: &Option<Vec<String>>| k.as_ref().and_then(|k| k.first()?.parse::<i128>().ok());
-    let lo = bound(&range.lo).unwrap_or(min - 1);
-    let hi = bound(&range.hi).unwrap_or(max);
-    let width = hi - lo;
-    let mut bounds: Vec<Vec<String>> = Vec::new();
-    for i in 1..fan_out as i128 {
-        let b = lo + width * i / fan_out as i128;
-        if b > lo && b < hi && bounds.last().is_none_or(|l| l[0] != b.to_string()) {
-            bounds.push(vec![b.to_string()]);
-        }
-    }
-    cut(range, bounds)
-}
-
-/// `range` cut at `bounds` (ascending, inside it).
-fn cut(range: &KeyRange, bounds: Vec<Vec<String>>) -> Vec<KeyRange> {
-    let mut lo = range.lo.clone();
-    let mut parts = Vec::with_capacity(bounds.len() + 1);
-    for b in bounds {
-        parts.push(KeyRange { lo: lo.clone(), hi: Some(b.clone()) });
-        lo = Some(b);
-    }
-    parts.push(KeyRange { lo, hi: range.hi.clone() });
-    parts
-}
-
 /// Match rows by canonical key and report what differs.
 fn compare(src: &View<'_>, tgt: &View<'_>, a: Vec<CanonRow>, b: Vec<CanonRow>) -> Vec<RowDiff> {
     compare_with(src, tgt, a, b, &[])
@@ -306,16 +214,6 @@ fn compare_with(
         target_hash: None,
     }));
     out
-}
-
-/// For a single integer key: the smallest and largest key of either side (two index probes
-/// per side); `None` for other keys or empty tables.
-async fn int_span(src: &View<'_>, tgt: &View<'_>) -> Result<Option<(i128, i128)>, DataError> {
-    let (a, b) = tokio::try_join!(src.int_min_max(), tgt.int_min_max())?;
-    Ok(match (a, b) {
-        (Some((x, y)), Some((z, w))) => Some((x.min(z), y.max(w))),
-        (one, None) | (None, one) => one,
-    })
 }
 
 /// Wait, read the suspect rows again on both sides and keep those still differing (in key

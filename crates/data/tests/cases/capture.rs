@@ -135,6 +135,7 @@ async fn random_writes_during_backfill_and_capture_converge() {
         dry_run: false,
         lock_source_rows: true,
         throttle: None,
+        write_delay: None,
     };
     let stop = AtomicBool::new(false);
     let backfill_done = AtomicBool::new(false);
@@ -217,6 +218,71 @@ async fn random_writes_during_backfill_and_capture_converge() {
     my.drop().await;
 }
 
+/// The race the locking read closes: a row deleted after the backfill read it and before it is
+/// written. Without the lock the delete commits at once, the applier applies it (nothing to
+/// delete yet), then the backfill writes the row back: resurrected. With the lock the delete
+/// waits for the chunk's commit, so its changelog entry is applied after the copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_deleted_between_backfill_read_and_write_never_comes_back() {
+    for lock in [false, true] {
+        let my = MyDatabase::new().await;
+        let pg = PgSchema::new().await;
+        items_source(&my, 40).await;
+        pg.exec(ITEMS_TARGET).await;
+        let cfg = data_config(&items_plan(&pg.name));
+        let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+        capture::start(&my.db, &tables, "d").await.unwrap();
+        let opts = BackfillOptions {
+            domain: "d".into(),
+            chunk_rows: 100,
+            rate_rows_per_second: None,
+            workers: 1,
+            dry_run: false,
+            lock_source_rows: lock,
+            throttle: None,
+            write_delay: Some(Duration::from_millis(600)),
+        };
+        let status = CaptureStatus::default();
+        let copt = CaptureOptions::new("d");
+        let progress = Progress::default();
+        let copy = backfill(&my.db, &pg.db, &tables, &opts, &progress);
+        let race = async {
+            // Inside the window between the chunk's read and its write.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let t = Instant::now();
+            my.db.execute("DELETE FROM items WHERE region = 'eu' AND id = 5", &[]).await.unwrap();
+            let waited = t.elapsed();
+            capture::apply_pending(&my.db, &pg.db, &tables, &copt, &status).await.unwrap();
+            waited
+        };
+        let (copied, waited) = tokio::join!(copy, race);
+        copied.unwrap();
+        capture::apply_pending(&my.db, &pg.db, &tables, &copt, &status).await.unwrap();
+        let back = scalar(
+            &pg.db,
+            &format!(
+                "SELECT CAST(COUNT(*) AS text) FROM {}.items WHERE region = 'eu' AND id = 5",
+                pg.name
+            ),
+        )
+        .await;
+        if lock {
+            assert!(
+                waited >= Duration::from_millis(200),
+                "the delete waited for the chunk: {waited:?}"
+            );
+            assert_eq!(back.as_deref(), Some("0"), "the deleted row stays deleted");
+            let v = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
+            assert!(v.is_equal(), "{}", v.to_text());
+        } else {
+            assert!(waited < Duration::from_millis(200), "no lock: the delete did not wait");
+            assert_eq!(back.as_deref(), Some("1"), "without the lock the backfill resurrects it");
+        }
+        pg.drop().await;
+        my.drop().await;
+    }
+}
+
 /// Insert, update, key change and delete on a source of `engine`, applied and verified.
 async fn small_round_trip(source: &Db, target: &Db, plan: &str, exec_source: &[&str]) {
     let cfg = data_config(plan);
@@ -232,6 +298,7 @@ async fn small_round_trip(source: &Db, target: &Db, plan: &str, exec_source: &[&
         dry_run: false,
         lock_source_rows: true,
         throttle: None,
+        write_delay: None,
     };
     backfill(source, target, &tables, &opts, &Progress::default()).await.unwrap();
     let v = verify(source, target, &tables, &quick_verify()).await.unwrap();
@@ -364,6 +431,7 @@ async fn reverse_capture_applies_new_changes_to_legacy_through_the_inverted_mapp
         dry_run: false,
         lock_source_rows: false,
         throttle: None,
+        write_delay: None,
     };
     backfill(&my.db, &pg.db, &forward, &opts, &Progress::default()).await.unwrap();
 

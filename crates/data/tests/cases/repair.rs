@@ -22,6 +22,7 @@ async fn repair_recopies_reported_rows_and_skips_rows_changed_since() {
         dry_run: false,
         lock_source_rows: false,
         throttle: None,
+        write_delay: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let s = &pg.name;

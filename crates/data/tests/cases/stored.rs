@@ -22,6 +22,7 @@ async fn verify_results_are_stored_with_time_and_scope() {
         dry_run: false,
         lock_source_rows: false,
         throttle: None,
+        write_delay: None,
     };
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();

@@ -37,6 +37,7 @@ async fn a_busy_source_pauses_the_backfill_until_it_calms_down() {
             max: 10.0,
             check_interval: Duration::from_millis(100),
         }),
+        write_delay: None,
     };
     let progress = Progress::default();
     let start = Instant::now();
