@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use util::{Serve, TOKEN, client, ficus, free_port};
+use util::{Serve, client, ficus, free_port};
 
 const KILLS: usize = 20;
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -275,7 +275,6 @@ async fn acknowledged_writes_reach_new_exactly_once_through_kills_and_an_outage(
         seen.acknowledged.len(),
         stats["stats"]
     );
-    let _ = TOKEN;
     drop(gateway);
     if let Some(s) = new_svc {
         s.stop().await;

@@ -9,7 +9,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::header;
 use axum::response::Response;
 use serde_json::Value;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Largest answer the quirks rewrite; longer ones pass unchanged.
 const MAX_REWRITTEN_BYTES: usize = 4 * 1024 * 1024;
@@ -77,17 +77,7 @@ fn price_as_text(v: &mut Value) {
 }
 
 fn now_rfc3339_micros() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = crate::api::convert::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_micros()
-    )
+    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
 }
 
 #[cfg(test)]

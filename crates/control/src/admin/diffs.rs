@@ -97,18 +97,6 @@ pub struct KnownView {
     pub changed: bool,
 }
 
-fn plan_domain<'a>(state: &'a AdminState, name: &str) -> Result<&'a ficus_model::Domain, ApiError> {
-    state
-        .control
-        .plan()
-        .domain(name)
-        .ok_or_else(|| ApiError::NotFound(format!("no domain named {name:?} in the plan")))
-}
-
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
-}
-
 #[utoipa::path(get, path = "/v1/domains/{name}/diffs",
     params(("name" = String, Path, description = "Domain name")),
     responses((status = 200, body = DiffsView), (status = 404, description = "Unknown domain")))]
@@ -116,9 +104,9 @@ pub async fn report(
     State(state): State<AdminState>,
     Path(name): Path<String>,
 ) -> Result<Json<DiffsView>, ApiError> {
-    let domain = plan_domain(&state, &name)?;
+    let domain = state.domain(&name)?;
     // Store what the gateway found since the last tick, so the answer is current.
-    state.control.sync_shadow().await.map_err(unavailable)?;
+    state.control.sync_shadow().await?;
     let findings = shadow::domain(&domain.name, domain.shadow.thresholds);
     let outcomes: serde_json::Map<String, serde_json::Value> = ShadowOutcome::ALL
         .iter()
@@ -129,9 +117,9 @@ pub async fn report(
         .map(|r| (r.as_str().to_owned(), findings.result_count(*r).into()))
         .collect();
     let store = state.control.store();
-    let known = store.known_differences(Some(&name)).await.map_err(unavailable)?;
+    let known = store.known_differences(Some(&name)).await?;
     let filter = ExampleFilter { limit: REPORT_EXAMPLES, ..ExampleFilter::default() };
-    let examples = store.examples(&name, &filter).await.map_err(unavailable)?;
+    let examples = store.examples(&name, &filter).await?;
     Ok(Json(DiffsView {
         domain: name,
         mismatch_rate: findings.mismatch_rate(),
@@ -163,14 +151,14 @@ pub async fn examples(
     Path(name): Path<String>,
     Query(q): Query<ExamplesQuery>,
 ) -> Result<Json<Vec<StoredExample>>, ApiError> {
-    plan_domain(&state, &name)?;
-    state.control.sync_shadow().await.map_err(unavailable)?;
+    state.domain(&name)?;
+    state.control.sync_shadow().await?;
     let filter = ExampleFilter {
         route: q.route.as_deref(),
         field: q.field.as_deref(),
         limit: q.limit.unwrap_or(LIST_LIMIT_DEFAULT).clamp(1, LIST_LIMIT_MAX),
     };
-    let list = state.control.store().examples(&name, &filter).await.map_err(unavailable)?;
+    let list = state.control.store().examples(&name, &filter).await?;
     Ok(Json(list))
 }
 
@@ -181,13 +169,12 @@ pub async fn example(
     State(state): State<AdminState>,
     Path((name, id)): Path<(String, i64)>,
 ) -> Result<Json<StoredExample>, ApiError> {
-    plan_domain(&state, &name)?;
+    state.domain(&name)?;
     state
         .control
         .store()
         .example(&name, id)
-        .await
-        .map_err(unavailable)?
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("domain {name:?} has no example {id}")))
 }

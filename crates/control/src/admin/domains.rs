@@ -35,10 +35,7 @@ pub(super) fn actor(given: Option<String>, headers: &HeaderMap) -> String {
 fn view(state: &AdminState, name: &str) -> Result<DomainView, ApiError> {
     let control = &state.control;
     let table = control.snapshot();
-    let domain = control
-        .plan()
-        .domain(name)
-        .ok_or_else(|| ApiError::NotFound(format!("no domain named {name:?} in the plan")))?;
+    let domain = state.domain(name)?;
     let s =
         table.state(name).ok_or_else(|| ApiError::NotFound(format!("no state for {name:?}")))?;
     Ok(DomainView::new(domain, s, &table))
@@ -167,11 +164,6 @@ pub async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let limit = q.limit.unwrap_or(AUDIT_LIMIT_DEFAULT).clamp(1, AUDIT_LIMIT_MAX);
-    let entries = state
-        .control
-        .store()
-        .audit(q.domain.as_deref(), limit)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let entries = state.control.store().audit(q.domain.as_deref(), limit).await?;
     Ok(Json(entries))
 }

@@ -35,6 +35,15 @@ impl From<ControlError> for ApiError {
     }
 }
 
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Conflict { .. } => ApiError::Conflict(e.to_string()),
+            _ => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {

@@ -36,6 +36,16 @@ pub struct AdminState {
     pub draining: Arc<AtomicBool>,
 }
 
+impl AdminState {
+    /// The plan's domain `name`, or 404.
+    pub(crate) fn domain(&self, name: &str) -> Result<&ficus_model::Domain, ApiError> {
+        self.control
+            .plan()
+            .domain(name)
+            .ok_or_else(|| ApiError::NotFound(format!("no domain named {name:?} in the plan")))
+    }
+}
+
 /// The admin API as a router; serve it with `axum::serve` or call it with `oneshot` in tests.
 pub fn router(state: AdminState) -> Router {
     Router::new()

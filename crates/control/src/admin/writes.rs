@@ -42,10 +42,6 @@ pub struct DeadLetterView {
     pub action: String,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
-}
-
 #[utoipa::path(get, path = "/v1/domains/{name}/writes",
     params(("name" = String, Path, description = "Domain name")),
     responses((status = 200, body = WritesView), (status = 404, description = "Unknown domain")))]
@@ -53,14 +49,10 @@ pub async fn list(
     State(state): State<AdminState>,
     Path(name): Path<String>,
 ) -> Result<Json<WritesView>, ApiError> {
-    state
-        .control
-        .plan()
-        .domain(&name)
-        .ok_or_else(|| ApiError::NotFound(format!("no domain named {name:?} in the plan")))?;
+    state.domain(&name)?;
     let store = state.control.store();
-    let stats = store.queue_stats(&name, now_ms()).await.map_err(unavailable)?;
-    let dead_letters = store.dead_letters(&name, DEAD_LETTERS_LISTED).await.map_err(unavailable)?;
+    let stats = store.queue_stats(&name, now_ms()).await?;
+    let dead_letters = store.dead_letters(&name, DEAD_LETTERS_LISTED).await?;
     Ok(Json(WritesView { stats, dead_letters }))
 }
 
@@ -78,15 +70,13 @@ async fn act(
     let store = state.control.store();
     let letter = store
         .dead_letter(id)
-        .await
-        .map_err(unavailable)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dead letter {id:?}")))?;
     let done = if retry {
         store.retry_dead_letter(id, &actor, &reason, now_ms()).await
     } else {
         store.discard_dead_letter(id, &actor, &reason).await
-    }
-    .map_err(unavailable)?;
+    }?;
     if !done {
         return Err(ApiError::Conflict(format!("{id:?} is no longer a dead letter")));
     }

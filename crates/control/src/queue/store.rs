@@ -98,7 +98,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if e.unreplayable.is_some() {
-                bump(&mut tx, &e.domain, "dead_lettered", 1).await?;
+                bump(&mut tx, &e.domain, Bump { dead_lettered: 1, ..Bump::default() }).await?;
             }
         }
         tx.commit().await?;
@@ -165,8 +165,7 @@ impl Store {
     pub async fn write_delivered(&self, seq: i64, domain: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM write_queue WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
-        bump(&mut tx, domain, "replayed", 1).await?;
-        bump(&mut tx, domain, "succeeded", 1).await?;
+        bump(&mut tx, domain, Bump { replayed: 1, succeeded: 1, ..Bump::default() }).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -193,10 +192,8 @@ impl Store {
         .bind(seq)
         .execute(&mut *tx)
         .await?;
-        bump(&mut tx, domain, "replayed", 1).await?;
-        if dead {
-            bump(&mut tx, domain, "dead_lettered", 1).await?;
-        }
+        let dead_lettered = i64::from(dead);
+        bump(&mut tx, domain, Bump { replayed: 1, dead_lettered, ..Bump::default() }).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -294,6 +291,7 @@ impl Store {
         reason: &str,
     ) -> Result<bool, StoreError> {
         self.act_on_dead_letter(
+            // `?2` (the time, unused here) is only there because both statements get two binds.
             "DELETE FROM write_queue WHERE id = ?1 AND state = 'dead' AND ?2 IS NOT NULL",
             "write-discard",
             id,
@@ -321,7 +319,7 @@ impl Store {
             return Ok(false);
         }
         if action == "write-discard" {
-            bump(&mut tx, &letter.domain, "discarded", 1).await?;
+            bump(&mut tx, &letter.domain, Bump { discarded: 1, ..Bump::default() }).await?;
         }
         let detail = serde_json::json!({
             "write": id, "method": letter.method, "target": letter.target,
@@ -362,30 +360,35 @@ fn dead_letter(r: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
     })
 }
 
+/// Additions to one domain's `write_stats` row.
+#[derive(Debug, Default, Clone, Copy)]
+struct Bump {
+    replayed: i64,
+    succeeded: i64,
+    dead_lettered: i64,
+    discarded: i64,
+}
+
 async fn bump(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     domain: &str,
-    column: &'static str,
-    by: i64,
+    by: Bump,
 ) -> Result<(), StoreError> {
-    let sql = match column {
-        "replayed" => {
-            "INSERT INTO write_stats (domain, replayed) VALUES (?1, ?2)
-                       ON CONFLICT (domain) DO UPDATE SET replayed = replayed + ?2"
-        }
-        "succeeded" => {
-            "INSERT INTO write_stats (domain, succeeded) VALUES (?1, ?2)
-                        ON CONFLICT (domain) DO UPDATE SET succeeded = succeeded + ?2"
-        }
-        "dead_lettered" => {
-            "INSERT INTO write_stats (domain, dead_lettered) VALUES (?1, ?2)
-                            ON CONFLICT (domain) DO UPDATE SET dead_lettered = dead_lettered + ?2"
-        }
-        _ => {
-            "INSERT INTO write_stats (domain, discarded) VALUES (?1, ?2)
-              ON CONFLICT (domain) DO UPDATE SET discarded = discarded + ?2"
-        }
-    };
-    sqlx::query(sql).bind(domain).bind(by).execute(&mut **tx).await?;
+    sqlx::query(
+        "INSERT INTO write_stats (domain, replayed, succeeded, dead_lettered, discarded)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (domain) DO UPDATE SET
+           replayed = replayed + excluded.replayed,
+           succeeded = succeeded + excluded.succeeded,
+           dead_lettered = dead_lettered + excluded.dead_lettered,
+           discarded = discarded + excluded.discarded",
+    )
+    .bind(domain)
+    .bind(by.replayed)
+    .bind(by.succeeded)
+    .bind(by.dead_lettered)
+    .bind(by.discarded)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

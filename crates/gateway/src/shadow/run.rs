@@ -82,11 +82,6 @@ async fn send(
     Ok(Owned { status: parts.status, headers: header_pairs(&parts.headers), body: copy.freeze() })
 }
 
-fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 fn preview(b: &[u8]) -> String {
     let text = String::from_utf8_lossy(&b[..b.len().min(2048)]);
     text.into_owned()
@@ -165,7 +160,7 @@ pub(super) async fn run(ctx: Ctx, mut job: Job, primary: oneshot::Receiver<Captu
         let header =
             |name: &str| job.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         ctx.findings.keep_example(Example {
-            at_ms: now_ms(),
+            at_ms: crate::replay::now_ms(),
             route: job.route.clone(),
             method: job.method.to_string(),
             target: job.path_and_query.as_ref().map_or("/".into(), |p| p.as_str().to_owned()),
