@@ -126,7 +126,7 @@ pub(crate) async fn serve_from(
             let service = service_fn(move |req| {
                 let gateway = Arc::clone(&gateway);
                 let peer = Arc::clone(&peer);
-                async move { Ok::<_, Infallible>(gateway.handle(req, &peer).await) }
+                async move { Ok::<_, Infallible>(handle(gateway, req, peer).await) }
             });
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn).await {
@@ -141,4 +141,31 @@ pub(crate) async fn serve_from(
         return Err(ServeError::DrainTimeout(drain));
     }
     Ok(())
+}
+
+/// Serve one request. A request that may change something (not GET, HEAD, OPTIONS or TRACE)
+/// runs in its own task, so a client hanging up cannot cut it short between the authoritative
+/// side's answer and the write queue's append: the write may already be applied there, and the
+/// other side must get it too.
+async fn handle(
+    gateway: Arc<Gateway>,
+    req: hyper::Request<hyper::body::Incoming>,
+    peer: Arc<ClientAddr>,
+) -> hyper::Response<crate::body::Body> {
+    if req.method().is_safe() {
+        return gateway.handle(req, &peer).await;
+    }
+    match tokio::spawn(async move { gateway.handle(req, &peer).await }).await {
+        Ok(resp) => resp,
+        Err(e) => match e.try_into_panic() {
+            // As if it had panicked inline: the connection ends.
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Cancelled: only when the worker's runtime shuts down.
+            Err(_) => {
+                let mut resp = hyper::Response::new(crate::body::full(""));
+                *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+                resp
+            }
+        },
+    }
 }

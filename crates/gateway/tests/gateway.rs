@@ -10,6 +10,8 @@ mod hostile;
 mod pool;
 #[path = "gateway/regressions.rs"]
 mod regressions;
+#[path = "gateway/replay.rs"]
+mod replay;
 #[path = "gateway/shadow.rs"]
 mod shadow;
 #[path = "gateway/shadow_bounds.rs"]

@@ -264,10 +264,23 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start(plan: Plan, drain: Duration) -> TestGateway {
+        TestGateway::start_with(plan, drain, None).await
+    }
+
+    /// A gateway that hands accepted writes to `queue` (when given).
+    pub async fn start_with(
+        plan: Plan,
+        drain: Duration,
+        queue: Option<Arc<dyn ficus_gateway::replay::WriteQueue>>,
+    ) -> TestGateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let handle = RoutingTable::build(&plan, &[], 1).into_handle();
-        let gateway = Arc::new(Gateway::from_plan(Arc::clone(&handle), &plan));
+        let mut gateway = Gateway::from_plan(Arc::clone(&handle), &plan);
+        if let Some(queue) = queue {
+            gateway = gateway.with_queue(queue);
+        }
+        let gateway = Arc::new(gateway);
         let (tx, rx) = oneshot::channel::<()>();
         let served = tokio::spawn(ficus_gateway::serve(
             listener,
