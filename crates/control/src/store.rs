@@ -84,7 +84,11 @@ impl Store {
             .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
         let queue_pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.synchronous(SqliteSynchronous::Full))
+            // The queue's commits never checkpoint (an fsync of the database file on the
+            // request path); the writer asks for passive checkpoints beside it instead.
+            .connect_with(
+                opts.synchronous(SqliteSynchronous::Full).pragma("wal_autocheckpoint", "0"),
+            )
             .await
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         Ok(Store { pool, queue_pool, path: path.to_owned() })
@@ -101,6 +105,16 @@ impl Store {
     /// The file behind the store.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Copy the write-ahead log back into the database as far as no reader needs it
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`: waits for no one, blocks no writer).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] from SQLite.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Whether the store answers.

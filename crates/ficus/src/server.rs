@@ -102,17 +102,19 @@ pub async fn start(
     let draining = Arc::new(AtomicBool::new(false));
 
     let appended = Arc::new(tokio::sync::Notify::new());
-    let queue: Arc<dyn WriteQueue> = match &plan.write_queue.backend {
+    let embedded = match &plan.write_queue.backend {
         QueueBackend::Embedded => {
-            Arc::new(EmbeddedQueue::start(control.store().clone(), Arc::clone(&appended)))
+            EmbeddedQueue::start(control.store().clone(), Arc::clone(&appended))
         }
         QueueBackend::Nats { .. } => anyhow::bail!(
             "write_queue.backend = \"nats\" is not available in this build yet; use \"embedded\""
         ),
     };
+    let queue: Arc<dyn WriteQueue> = Arc::new(embedded.clone());
     let (stop_relay, relay_rx) = watch::channel(false);
     let relay = Relay::new(
         control.store().clone(),
+        embedded,
         ficus_gateway::Upstreams::from_plan(&plan),
         plan.write_queue.clone(),
         appended,

@@ -1,64 +1,130 @@
-//! The embedded write queue: the gateway's appends (from any worker thread) go through one
-//! channel to one writer task, which commits whatever has gathered in one transaction — group
-//! commit — and then acknowledges each append. Under load a batch holds many writes, so the
-//! cost of a durable commit is shared instead of paid per request.
+//! The embedded write queue's one writer: the gateway's appends (from any worker thread) and
+//! the relay's delivery outcomes go through one channel to one task, which commits whatever
+//! has gathered in one transaction — group commit — and then acknowledges each. Under load a
+//! batch holds many writes, so the cost of a durable commit is shared instead of paid per
+//! request, and appends never wait behind the relay's bookkeeping for SQLite's write lock.
 
+use super::store::Outcome;
 use crate::store::Store;
 use ficus_gateway::replay::{AppendFuture, QueueError, WriteEntry, WriteQueue};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Most appends committed in one transaction.
+/// Most appends and outcomes committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// Appends waiting for the writer before `append` waits for room.
+/// Jobs waiting for the writer before `append` waits for room.
 const CHANNEL: usize = 8192;
+/// How often the writer starts a checkpoint beside itself (its own commits never do).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 type Ack = oneshot::Sender<Result<(), QueueError>>;
 
-/// The gateway's handle on the embedded queue.
+#[derive(Debug)]
+enum Job {
+    Append(WriteEntry),
+    Record(Outcome),
+}
+
+/// The handle on the embedded queue: the gateway appends, the relay records outcomes.
 #[derive(Debug, Clone)]
 pub struct EmbeddedQueue {
-    tx: mpsc::Sender<(WriteEntry, Ack)>,
+    tx: mpsc::Sender<(Job, Ack)>,
 }
 
 impl EmbeddedQueue {
     /// Start the writer on the current runtime. `appended` is notified after every commit
-    /// (the relay waits on it). The writer stops when every handle is dropped.
+    /// that appended something (the relay waits on it). The writer stops when every handle is
+    /// dropped.
     pub fn start(store: Store, appended: Arc<Notify>) -> EmbeddedQueue {
         let (tx, rx) = mpsc::channel(CHANNEL);
         tokio::spawn(writer(store, rx, appended));
         EmbeddedQueue { tx }
     }
+
+    async fn submit(&self, job: Job) -> Result<(), QueueError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send((job, ack))
+            .await
+            .map_err(|_| QueueError("the queue writer has stopped".into()))?;
+        done.await.map_err(|_| QueueError("the queue writer stopped before committing".into()))?
+    }
+
+    /// Record what became of a delivery; resolves once it is committed.
+    ///
+    /// # Errors
+    /// The commit failed or the writer has stopped.
+    pub async fn record(&self, outcome: Outcome) -> Result<(), QueueError> {
+        self.submit(Job::Record(outcome)).await
+    }
 }
 
 impl WriteQueue for EmbeddedQueue {
     fn append(&self, entry: WriteEntry) -> AppendFuture<'_> {
-        Box::pin(async move {
-            let (ack, done) = oneshot::channel();
-            self.tx
-                .send((entry, ack))
-                .await
-                .map_err(|_| QueueError("the queue writer has stopped".into()))?;
-            done.await
-                .map_err(|_| QueueError("the queue writer stopped before committing".into()))?
-        })
+        Box::pin(self.submit(Job::Append(entry)))
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<(WriteEntry, Ack)>, appended: Arc<Notify>) {
-    let mut batch: Vec<(WriteEntry, Ack)> = Vec::with_capacity(MAX_BATCH);
+async fn writer(store: Store, mut rx: mpsc::Receiver<(Job, Ack)>, appended: Arc<Notify>) {
+    let mut batch: Vec<(Job, Ack)> = Vec::with_capacity(MAX_BATCH);
+    let checkpointing = Arc::new(AtomicBool::new(false));
+    let mut last_checkpoint = Instant::now();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let entries: Vec<WriteEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
-        let result = store
-            .append_writes(&entries, ficus_gateway::replay::now_ms())
-            .await
-            .map_err(|e| QueueError(e.to_string()));
-        if let Err(e) = &result {
-            tracing::error!(error = %e, writes = entries.len(), "write queue commit failed");
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY
+            && !checkpointing.swap(true, Ordering::AcqRel)
+        {
+            last_checkpoint = Instant::now();
+            let (store, flag) = (store.clone(), Arc::clone(&checkpointing));
+            tokio::spawn(async move {
+                if let Err(e) = store.checkpoint().await {
+                    tracing::warn!(error = %e, "state store checkpoint failed");
+                }
+                flag.store(false, Ordering::Release);
+            });
         }
-        for (_, ack) in batch.drain(..) {
-            let _ = ack.send(result.clone());
+        let (mut appends, mut outcomes) = (Vec::new(), Vec::new());
+        for (job, _) in &batch {
+            match job {
+                Job::Append(e) => appends.push(e.clone()),
+                Job::Record(o) => outcomes.push(o.clone()),
+            }
         }
-        appended.notify_one();
+        let now = ficus_gateway::replay::now_ms();
+        let together = commit(&store, &appends, &outcomes, now).await;
+        // One bad outcome must not cost the clients their appends, nor the other way round.
+        let (for_appends, for_outcomes) = match together {
+            Ok(()) => (Ok(()), Ok(())),
+            Err(_) if !appends.is_empty() && !outcomes.is_empty() => (
+                commit(&store, &appends, &[], now).await,
+                commit(&store, &[], &outcomes, now).await,
+            ),
+            Err(e) => (Err(e.clone()), Err(e)),
+        };
+        if let Err(e) = &for_appends
+            && !appends.is_empty()
+        {
+            tracing::error!(error = %e, writes = appends.len(), "write queue commit failed");
+        }
+        for (job, ack) in batch.drain(..) {
+            let result = match job {
+                Job::Append(_) => for_appends.clone(),
+                Job::Record(_) => for_outcomes.clone(),
+            };
+            let _ = ack.send(result);
+        }
+        if !appends.is_empty() {
+            appended.notify_one();
+        }
     }
+}
+
+async fn commit(
+    store: &Store,
+    appends: &[WriteEntry],
+    outcomes: &[Outcome],
+    now: u64,
+) -> Result<(), QueueError> {
+    store.commit_queue_batch(appends, outcomes, now).await.map_err(|e| QueueError(e.to_string()))
 }

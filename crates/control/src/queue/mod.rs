@@ -11,4 +11,4 @@ mod store;
 pub use backoff::backoff;
 pub use embedded::EmbeddedQueue;
 pub use relay::{Relay, Verdict, verdict};
-pub use store::{DeadLetter, QueueStats};
+pub use store::{DeadLetter, Outcome, QueueStats};

@@ -3,6 +3,8 @@
 //! time in queue order; decides per answer whether to retry, give up, or count it delivered.
 
 use super::backoff::backoff;
+use super::embedded::EmbeddedQueue;
+use super::store::Outcome;
 use crate::store::Store;
 use ficus_gateway::Upstreams;
 use ficus_gateway::replay::{Delivery, deliver, now_ms};
@@ -39,6 +41,8 @@ pub fn verdict(d: &Delivery) -> Verdict {
 #[derive(Debug, Clone)]
 pub struct Relay {
     store: Store,
+    /// Records outcomes through the queue's one writer.
+    queue: EmbeddedQueue,
     upstreams: Upstreams,
     config: WriteQueueConfig,
     appended: Arc<Notify>,
@@ -47,11 +51,12 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         store: Store,
+        queue: EmbeddedQueue,
         upstreams: Upstreams,
         config: WriteQueueConfig,
         appended: Arc<Notify>,
     ) -> Relay {
-        Relay { store, upstreams, config, appended }
+        Relay { store, queue, upstreams, config, appended }
     }
 
     /// Deliver until `stop` resolves; deliveries in flight then finish (bounded by the
@@ -102,8 +107,9 @@ impl Relay {
         let delivery = deliver(client, &p.entry).await;
         let attempts = p.attempts + 1;
         let domain = &p.entry.domain;
-        let result = match verdict(&delivery) {
-            Verdict::Delivered => self.store.write_delivered(p.seq, domain).await,
+        let (seq, domain) = (p.seq, domain.clone());
+        let outcome = match verdict(&delivery) {
+            Verdict::Delivered => Outcome::Delivered { seq, domain },
             v => {
                 let (error, status) = match &delivery {
                     Delivery::Answered(s) => (format!("{} answered {s}", p.entry.to), Some(*s)),
@@ -116,7 +122,7 @@ impl Relay {
                     self.config.backoff_max,
                     rand::random::<f64>(),
                 );
-                let next = now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                let next_ms = now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                 if dead {
                     tracing::warn!(
                         domain,
@@ -126,9 +132,12 @@ impl Relay {
                         "replayed write is a dead letter"
                     );
                 }
-                self.store.write_failed(p.seq, domain, &error, status, next, dead).await
+                Outcome::Failed { seq, domain, error, status, next_ms, dead }
             }
         };
+        // Wait for the commit: the entity stays busy until then, so its next write is not
+        // picked while this one still looks pending.
+        let result = self.queue.record(outcome).await;
         if let Err(e) = result {
             // The attempt is not recorded; the write stays pending and is delivered again
             // (with the same Idempotency-Key, so the secondary applies it once).

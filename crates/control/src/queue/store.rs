@@ -7,6 +7,7 @@ use ficus_gateway::replay::WriteEntry;
 use ficus_model::Side;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 /// A pending write picked for delivery.
 #[derive(Debug, Clone)]
@@ -62,6 +63,74 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// What became of one delivery attempt, for [`Store::commit_queue_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered: the write leaves the queue.
+    Delivered { seq: i64, domain: String },
+    /// Not delivered: tried again at `next_ms` (ms since the Unix epoch), or a dead letter
+    /// when `dead`.
+    Failed {
+        seq: i64,
+        domain: String,
+        error: String,
+        status: Option<u16>,
+        next_ms: u64,
+        dead: bool,
+    },
+}
+
+impl Outcome {
+    fn domain(&self) -> &str {
+        match self {
+            Outcome::Delivered { domain, .. } | Outcome::Failed { domain, .. } => domain,
+        }
+    }
+}
+
+/// Rows per INSERT statement (14 bound values each, under SQLite's 32,766).
+const INSERT_ROWS: usize = 256;
+
+/// Insert `entries` with one multi-row statement per [`INSERT_ROWS`].
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    entries: &[WriteEntry],
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    for chunk in entries.chunks(INSERT_ROWS) {
+        let mut headers = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            headers.push(serde_json::to_string(&e.headers).map_err(|err| StoreError::Corrupt {
+                domain: e.domain.clone(),
+                detail: err.to_string(),
+            })?);
+        }
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO write_queue (id, domain, route, entity, method, target, headers, body,
+             to_side, authoritative_id, accepted_at_ms, state, next_attempt_ms, last_error) ",
+        );
+        q.push_values(chunk.iter().zip(&headers), |mut b, (e, h)| {
+            let state = if e.unreplayable.is_some() { "dead" } else { "pending" };
+            b.push_bind(&e.id)
+                .push_bind(&e.domain)
+                .push_bind(&e.route)
+                .push_bind(&e.key)
+                .push_bind(&e.method)
+                .push_bind(&e.target)
+                .push_bind(h)
+                .push_bind(&e.body[..])
+                .push_bind(e.to.as_str())
+                .push_bind(&e.authoritative_id)
+                .push_bind(int(e.accepted_at_ms))
+                .push_bind(state)
+                .push_bind(int(now_ms))
+                .push_bind(&e.unreplayable);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Append `entries` in one transaction (the caller's group commit).
     pub async fn append_writes(
@@ -69,37 +138,62 @@ impl Store {
         entries: &[WriteEntry],
         now_ms: u64,
     ) -> Result<(), StoreError> {
+        self.commit_queue_batch(entries, &[], now_ms).await
+    }
+
+    /// One group commit of the write queue: `appends` inserted and `outcomes` recorded in one
+    /// transaction on the queue's `synchronous = FULL` connection, the statistics of every
+    /// domain touched updated once. All of the queue's writes go through here, from one task,
+    /// so they never wait for each other's locks.
+    pub async fn commit_queue_batch(
+        &self,
+        appends: &[WriteEntry],
+        outcomes: &[Outcome],
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.queue_pool().begin().await?;
-        for e in entries {
-            let headers = serde_json::to_string(&e.headers).map_err(|err| StoreError::Corrupt {
-                domain: e.domain.clone(),
-                detail: err.to_string(),
-            })?;
-            let state = if e.unreplayable.is_some() { "dead" } else { "pending" };
-            sqlx::query(
-                "INSERT INTO write_queue (id, domain, route, entity, method, target, headers, body,
-                 to_side, authoritative_id, accepted_at_ms, state, next_attempt_ms, last_error)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&e.id)
-            .bind(&e.domain)
-            .bind(&e.route)
-            .bind(&e.key)
-            .bind(&e.method)
-            .bind(&e.target)
-            .bind(headers)
-            .bind(&e.body[..])
-            .bind(e.to.as_str())
-            .bind(&e.authoritative_id)
-            .bind(int(e.accepted_at_ms))
-            .bind(state)
-            .bind(int(now_ms))
-            .bind(&e.unreplayable)
-            .execute(&mut *tx)
-            .await?;
-            if e.unreplayable.is_some() {
-                bump(&mut tx, &e.domain, Bump { dead_lettered: 1, ..Bump::default() }).await?;
+        let mut bumps: BTreeMap<&str, Bump> = BTreeMap::new();
+        insert(&mut tx, appends, now_ms).await?;
+        for e in appends.iter().filter(|e| e.unreplayable.is_some()) {
+            bumps.entry(&e.domain).or_default().dead_lettered += 1;
+        }
+        let mut delivered = Vec::new();
+        for o in outcomes {
+            let by = bumps.entry(o.domain()).or_default();
+            by.replayed += 1;
+            match o {
+                Outcome::Delivered { seq, .. } => {
+                    by.succeeded += 1;
+                    delivered.push(*seq);
+                }
+                Outcome::Failed { seq, error, status, next_ms, dead, .. } => {
+                    by.dead_lettered += i64::from(*dead);
+                    sqlx::query(
+                        "UPDATE write_queue SET attempts = attempts + 1, last_error = ?,
+                         last_status = ?, next_attempt_ms = ?, state = ? WHERE seq = ?",
+                    )
+                    .bind(error)
+                    .bind(status.map(i64::from))
+                    .bind(int(*next_ms))
+                    .bind(if *dead { "dead" } else { "pending" })
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
+        }
+        for seqs in delivered.chunks(INSERT_ROWS * 8) {
+            let mut q =
+                sqlx::QueryBuilder::<sqlx::Sqlite>::new("DELETE FROM write_queue WHERE seq IN (");
+            let mut list = q.separated(", ");
+            for seq in seqs {
+                list.push_bind(*seq);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        for (domain, by) in bumps {
+            bump(&mut tx, domain, by).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -114,8 +208,11 @@ impl Store {
         busy: &[(String, String)],
     ) -> Result<Vec<Pending>, StoreError> {
         let rows = sqlx::query(
+            // `+` keeps SQLite off the `(state, next_attempt_ms)` index, which would gather
+            // every ready write and sort them all by `seq` on each call (the relay then spent
+            // its time sorting a deep queue); scanning the rowid in order stops at the limit.
             "SELECT q.* FROM write_queue q
-             WHERE q.state = 'pending' AND q.next_attempt_ms <= ?1
+             WHERE +q.state = 'pending' AND +q.next_attempt_ms <= ?1
                AND q.seq = (SELECT MIN(p.seq) FROM write_queue p
                             WHERE p.state = 'pending' AND p.domain = q.domain AND p.entity = q.entity)
              ORDER BY q.seq LIMIT ?2",
@@ -163,11 +260,8 @@ impl Store {
 
     /// A write was delivered: it leaves the queue.
     pub async fn write_delivered(&self, seq: i64, domain: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM write_queue WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
-        bump(&mut tx, domain, Bump { replayed: 1, succeeded: 1, ..Bump::default() }).await?;
-        tx.commit().await?;
-        Ok(())
+        let o = Outcome::Delivered { seq, domain: domain.to_owned() };
+        self.commit_queue_batch(&[], &[o], 0).await
     }
 
     /// A delivery failed: try again at `next_ms`, or make it a dead letter when `dead`.
@@ -180,22 +274,9 @@ impl Store {
         next_ms: u64,
         dead: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE write_queue SET attempts = attempts + 1, last_error = ?, last_status = ?,
-             next_attempt_ms = ?, state = ? WHERE seq = ?",
-        )
-        .bind(error)
-        .bind(status.map(i64::from))
-        .bind(int(next_ms))
-        .bind(if dead { "dead" } else { "pending" })
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
-        let dead_lettered = i64::from(dead);
-        bump(&mut tx, domain, Bump { replayed: 1, dead_lettered, ..Bump::default() }).await?;
-        tx.commit().await?;
-        Ok(())
+        let (domain, error) = (domain.to_owned(), error.to_owned());
+        let o = Outcome::Failed { seq, domain, error, status, next_ms, dead };
+        self.commit_queue_batch(&[], &[o], 0).await
     }
 
     /// Statistics of `domain` at `now_ms`.
