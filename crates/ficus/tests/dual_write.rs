@@ -2,7 +2,9 @@
 //! services (in this process, on loopback), a bounded write load, the gateway killed with
 //! SIGKILL at random moments (20 times) and the new service stopped for 30 seconds mid-load.
 //! At the end every write the client saw acknowledged is in new's own database exactly once,
-//! as legacy has it, and no client request failed because of the secondary.
+//! as legacy has it, and no client request failed because of the secondary. The same run
+//! passes with the write queue embedded and on NATS JetStream (at `FICUS_TEST_NATS_URL`,
+//! default `nats://127.0.0.1:4222`, in a stream of its own that is deleted at the end).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
@@ -52,7 +54,37 @@ impl Service {
     }
 }
 
-fn plan(dir: &Path, legacy: SocketAddr, new: SocketAddr) -> (std::path::PathBuf, util::Ports) {
+/// Where the write queue is.
+enum Queue {
+    Embedded,
+    Nats { url: String, stream: String },
+}
+
+impl Queue {
+    fn name(&self) -> &'static str {
+        match self {
+            Queue::Embedded => "embedded queue",
+            Queue::Nats { .. } => "NATS JetStream",
+        }
+    }
+
+    /// The `[write_queue]` keys that choose it.
+    fn keys(&self) -> String {
+        match self {
+            Queue::Embedded => String::new(),
+            Queue::Nats { url, stream } => {
+                format!("backend = \"nats\"\nnats_url = \"{url}\"\nstream = \"{stream}\"\n")
+            }
+        }
+    }
+}
+
+fn plan(
+    dir: &Path,
+    legacy: SocketAddr,
+    new: SocketAddr,
+    queue: &Queue,
+) -> (std::path::PathBuf, util::Ports) {
     let ports = util::Ports { gateway: free_port(), admin: free_port() };
     let text = format!(
         r#"
@@ -72,7 +104,7 @@ url = "http://{new}"
 connect_timeout = "200ms"
 request_timeout = "5s"
 [write_queue]
-backoff_initial = "50ms"
+{queue}backoff_initial = "50ms"
 backoff_max = "2s"
 max_attempts = 200
 [domains.invoices]
@@ -84,7 +116,8 @@ routes = [
 ]
 "#,
         g = ports.gateway,
-        a = ports.admin
+        a = ports.admin,
+        queue = queue.keys(),
     );
     let path = dir.join("ficus.toml");
     std::fs::write(&path, text).unwrap();
@@ -165,6 +198,22 @@ fn essence(v: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_reach_new_exactly_once_through_kills_and_an_outage() {
+    kills_and_an_outage(&Queue::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_reach_new_exactly_once_through_kills_and_an_outage_on_nats() {
+    let url = std::env::var("FICUS_TEST_NATS_URL")
+        .unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    let stream = format!("FICUS_TEST_{:016x}", rand::random::<u64>());
+    let nats = ficus_control::queue::nats::Nats::connect(&url, &stream).await.unwrap_or_else(|e| {
+        panic!("NATS with JetStream is needed at {url} (set FICUS_TEST_NATS_URL): {e}")
+    });
+    kills_and_an_outage(&Queue::Nats { url, stream }).await;
+    nats.delete_stream().await.unwrap();
+}
+
+async fn kills_and_an_outage(queue: &Queue) {
     let dir = tempfile::tempdir().unwrap();
     let chinook = write_chinook_sqlite(dir.path()).unwrap();
     let legacy_db = legacy::open_sqlite(&chinook).await.unwrap();
@@ -173,7 +222,7 @@ async fn acknowledged_writes_reach_new_exactly_once_through_kills_and_an_outage(
     let new_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let legacy_svc = serve(legacy_addr, legacy::router(legacy_db)).await;
     let mut new_svc = Some(serve(new_addr, new::router(new_pool.clone())).await);
-    let (plan, ports) = plan(dir.path(), legacy_addr, new_addr);
+    let (plan, ports) = plan(dir.path(), legacy_addr, new_addr, queue);
     let mut gateway = Some(Serve::start(&plan, &ports).await);
     let gateway_url = gateway.as_ref().unwrap().gateway.clone();
     let admin = gateway.as_ref().unwrap().admin.clone();
@@ -270,7 +319,8 @@ async fn acknowledged_writes_reach_new_exactly_once_through_kills_and_an_outage(
     let extra: Vec<_> = in_new.difference(&in_legacy).collect();
     assert!(extra.is_empty(), "invoices in new but not in legacy: {extra:?}");
     eprintln!(
-        "dual writes: {} writes answered, {} invoices acknowledged, {KILLS} SIGKILLs, {OUTAGE:?} outage of new, {}",
+        "dual writes ({}): {} writes answered, {} invoices acknowledged, {KILLS} SIGKILLs, {OUTAGE:?} outage of new, {}",
+        queue.name(),
         seen.writes,
         seen.acknowledged.len(),
         stats["stats"]
