@@ -5,7 +5,8 @@
 
 use super::{Nats, message};
 use crate::store::Store;
-use async_nats::jetstream::context::{PublishErrorKind, PublishMessage};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
 use ficus_gateway::replay::{AppendFuture, QueueError, WriteEntry, WriteQueue, now_ms};
 
 /// The gateway's handle on the NATS write queue.
