@@ -266,7 +266,10 @@ async fn a_404_is_a_dead_letter_and_its_retry_delivers_it() {
     assert_eq!((stats.depth, stats.dead_lettered, stats.replayed), (0, 1, 2), "{stats:?}");
     let dead = h.store.dead_letters(DOMAIN, 10).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!((dead[0].id.as_str(), dead[0].last_status, dead[0].attempts), (id.as_str(), Some(404), 1));
+    assert_eq!(
+        (dead[0].id.as_str(), dead[0].last_status, dead[0].attempts),
+        (id.as_str(), Some(404), 1)
+    );
     assert_eq!(dead[0].last_error.as_deref(), Some("new answered 404"));
     assert_eq!(dead[0].target, "/items/c");
 
@@ -325,6 +328,7 @@ async fn a_restarted_relay_delivers_what_was_left_unacked_in_order() {
 #[tokio::test]
 async fn an_unreachable_nats_is_an_error_naming_the_plan_key() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let err = Nats::connect(&format!("nats://127.0.0.1:{port}"), "FICUS_NOWHERE").await.unwrap_err();
+    let err =
+        Nats::connect(&format!("nats://127.0.0.1:{port}"), "FICUS_NOWHERE").await.unwrap_err();
     assert!(err.to_string().starts_with("write_queue.nats_url"), "{err}");
 }

@@ -32,7 +32,10 @@ pub struct Job<H> {
 pub enum End {
     Delivered,
     /// Given up on: `error` says why in a sentence naming the side, `status` is the last answer.
-    Dead { error: String, status: Option<u16> },
+    Dead {
+        error: String,
+        status: Option<u16>,
+    },
 }
 
 /// What the dispatcher needs from a queue backend.
@@ -117,11 +120,8 @@ pub async fn run<B: Backend>(
     stop: impl Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut schedule = Schedule {
-        entities: HashMap::new(),
-        runnable: VecDeque::new(),
-        timers: BinaryHeap::new(),
-    };
+    let mut schedule =
+        Schedule { entities: HashMap::new(), runnable: VecDeque::new(), timers: BinaryHeap::new() };
     let mut flying: JoinSet<(Entity, Option<Job<B::Handle>>)> = JoinSet::new();
     let mut open = true;
     loop {
@@ -187,7 +187,12 @@ async fn attempt<B: Backend>(
                 Delivery::Failed(e) => (format!("{to}: {e}"), None),
             };
             if v == Verdict::Retry && job.attempts < config.max_attempts {
-                tracing::debug!(write = job.entry.id, attempts = job.attempts, error, "replay failed; will retry");
+                tracing::debug!(
+                    write = job.entry.id,
+                    attempts = job.attempts,
+                    error,
+                    "replay failed; will retry"
+                );
                 return (key, Some(job));
             }
             tracing::warn!(

@@ -14,10 +14,10 @@ use crate::queue::dispatch::{self, Backend, End, Job};
 use crate::store::Store;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::Acker;
-use futures_util::StreamExt;
 use ficus_gateway::Upstreams;
 use ficus_gateway::replay::{WriteEntry, now_ms};
 use ficus_model::{Side, WriteQueueConfig};
+use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +41,8 @@ const RETRIED_BATCH: usize = 64;
 const HANDOFF: usize = 1024;
 /// The wait before pulling again after the message stream ended.
 const REPULL: Duration = Duration::from_secs(1);
+/// The pause after a pull error, so that a failing connection does not spin.
+const PULL_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// The consumer of the NATS write queue.
 #[derive(Debug)]
@@ -111,12 +113,18 @@ impl NatsRelay {
             () = self.pull(&acks, &jobs) => {}
         }
         let _ = halt.send(true);
-        for (name, task) in [("dispatcher", dispatcher), ("counters", counter), ("retries", retried)] {
+        for (name, task) in
+            [("dispatcher", dispatcher), ("counters", counter), ("retries", retried)]
+        {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, task = name, "write queue relay task failed");
             }
         }
         acks.flush().await;
+        // Acks are sent by the connection's own task: make sure they have left.
+        if let Err(e) = self.nats.js.client().flush().await {
+            tracing::warn!(error = %e, "write queue: flushing acks to NATS failed; those writes come again");
+        }
     }
 
     /// Hand every message to the dispatcher; runs until the dispatcher is gone.
@@ -135,6 +143,7 @@ impl NatsRelay {
                     Ok(m) => m,
                     Err(e) => {
                         tracing::warn!(error = %e, "write queue: pulling from NATS");
+                        tokio::time::sleep(PULL_ERROR_PAUSE).await;
                         continue;
                     }
                 };
@@ -219,7 +228,13 @@ impl Acks {
     }
 
     /// A message that is not a write: a dead letter with the reason, then acked.
-    async fn malformed(&self, sequence: u64, msg: &async_nats::Message, reason: &str, acker: Acker) {
+    async fn malformed(
+        &self,
+        sequence: u64,
+        msg: &async_nats::Message,
+        reason: &str,
+        acker: Acker,
+    ) {
         let id = msg
             .headers
             .as_ref()
@@ -244,7 +259,9 @@ impl Acks {
         };
         match self.store.record_dead_letter(&entry, 0, &error, None, now_ms()).await {
             Ok(()) => self.ack(Handle { sequence, acker }, &entry.id).await,
-            Err(e) => tracing::warn!(error = %e, "write queue: recording a malformed message failed; it stays in the stream"),
+            Err(e) => {
+                tracing::warn!(error = %e, "write queue: recording a malformed message failed; it stays in the stream")
+            }
         }
     }
 
@@ -301,7 +318,9 @@ impl Backend for Acks {
                     Ok(()) => self.ack(job.handle, &job.entry.id).await,
                     // Not acked: the write stays in the stream and is tried again after a
                     // restart.
-                    Err(e) => tracing::error!(error = %e, write = job.entry.id, "write queue: recording a dead letter failed"),
+                    Err(e) => {
+                        tracing::error!(error = %e, write = job.entry.id, "write queue: recording a dead letter failed")
+                    }
                 }
             }
         }

@@ -65,10 +65,15 @@ fn unjson(s: &str) -> Result<String, String> {
 }
 
 /// The write a message carries, or why it cannot be read.
-pub(super) fn decode(headers: Option<&HeaderMap>, payload: &bytes::Bytes) -> Result<WriteEntry, String> {
+pub(super) fn decode(
+    headers: Option<&HeaderMap>,
+    payload: &bytes::Bytes,
+) -> Result<WriteEntry, String> {
     let h = headers.ok_or("the message has no headers")?;
     let get = |name: &str| -> Result<&str, String> {
-        h.get(name).map(async_nats::HeaderValue::as_str).ok_or_else(|| format!("header {name} is missing"))
+        h.get(name)
+            .map(async_nats::HeaderValue::as_str)
+            .ok_or_else(|| format!("header {name} is missing"))
     };
     let text = |name: &str| -> Result<String, String> {
         unjson(get(name)?).map_err(|e| format!("header {name}: {e}"))
@@ -84,10 +89,10 @@ pub(super) fn decode(headers: Option<&HeaderMap>, payload: &bytes::Bytes) -> Res
         "legacy" => Side::Legacy,
         other => return Err(format!("header {TO}: {other:?} is not a side")),
     };
-    let accepted_at_ms = get(ACCEPTED_AT_MS)?
-        .parse()
-        .map_err(|e| format!("header {ACCEPTED_AT_MS}: {e}"))?;
-    let headers = serde_json::from_str(get(HEADERS)?).map_err(|e| format!("header {HEADERS}: {e}"))?;
+    let accepted_at_ms =
+        get(ACCEPTED_AT_MS)?.parse().map_err(|e| format!("header {ACCEPTED_AT_MS}: {e}"))?;
+    let headers =
+        serde_json::from_str(get(HEADERS)?).map_err(|e| format!("header {HEADERS}: {e}"))?;
     Ok(WriteEntry {
         id: token(WRITE_ID)?,
         domain: token(DOMAIN)?,
@@ -116,7 +121,10 @@ mod tests {
             key: " 7\r\nPUB x 0\r\n".into(),
             method: "PUT".into(),
             target: "/invoices/7?a=b%20c".into(),
-            headers: vec![("content-type".into(), "application/json".into()), ("x-a".into(), "é\n".into())],
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-a".into(), "é\n".into()),
+            ],
             body: bytes::Bytes::from_static(b"{\"total\": 1}"),
             to: Side::New,
             authoritative_id: Some("7".into()),
@@ -144,7 +152,10 @@ mod tests {
         assert!(decode(None, &body).is_err());
         let mut h = encode(&entry(), "m");
         h.insert(TO, "sideways");
-        assert_eq!(decode(Some(&h), &body), Err("header Ficus-To: \"sideways\" is not a side".into()));
+        assert_eq!(
+            decode(Some(&h), &body),
+            Err("header Ficus-To: \"sideways\" is not a side".into())
+        );
         let mut h = encode(&entry(), "m");
         h.insert(KEY, "\"unterminated");
         assert!(decode(Some(&h), &body).is_err_and(|e| e.starts_with("header Ficus-Key")));

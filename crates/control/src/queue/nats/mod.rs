@@ -100,7 +100,8 @@ impl Nats {
     /// [`NatsError::Stream`] when NATS does not answer.
     pub async fn pending(&self, domain: &str) -> Result<(u64, Option<u64>), NatsError> {
         let subject = self.subject(domain);
-        let mut counts = self.stream.info_with_subjects(&subject).await.map_err(|e| self.error(e))?;
+        let mut counts =
+            self.stream.info_with_subjects(&subject).await.map_err(|e| self.error(e))?;
         let mut depth = 0;
         while let Some((s, n)) = counts.try_next().await.map_err(|e| self.error(e))? {
             if s == subject {
@@ -117,10 +118,8 @@ impl Nats {
             }
             Err(e) => return Err(self.error(e)),
         };
-        let accepted = first
-            .headers
-            .get(message::ACCEPTED_AT_MS)
-            .and_then(|v| v.as_str().parse().ok());
+        let accepted =
+            first.headers.get(message::ACCEPTED_AT_MS).and_then(|v| v.as_str().parse().ok());
         Ok((depth, accepted))
     }
 

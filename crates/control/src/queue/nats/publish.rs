@@ -27,7 +27,11 @@ pub(super) enum PublishFailure {
 
 impl Nats {
     /// Publish `entry` with `msg_id` as `Nats-Msg-Id` and wait for the stream's ack.
-    pub(super) async fn publish(&self, entry: &WriteEntry, msg_id: &str) -> Result<(), PublishFailure> {
+    pub(super) async fn publish(
+        &self,
+        entry: &WriteEntry,
+        msg_id: &str,
+    ) -> Result<(), PublishFailure> {
         let message = PublishMessage::build()
             .payload(entry.body.clone())
             .headers(message::encode(entry, msg_id));
@@ -35,7 +39,8 @@ impl Nats {
             PublishErrorKind::MaxPayloadExceeded => PublishFailure::TooLarge(e.to_string()),
             _ => PublishFailure::Other(format!("publish to NATS stream {:?}: {e}", self.name)),
         };
-        let ack = self.js.send_publish(self.subject(&entry.domain), message).await.map_err(failure)?;
+        let ack =
+            self.js.send_publish(self.subject(&entry.domain), message).await.map_err(failure)?;
         ack.await.map_err(failure)?;
         Ok(())
     }
@@ -62,7 +67,8 @@ impl WriteQueue for NatsQueue {
             match self.nats.publish(&entry, &entry.id).await {
                 Ok(()) => Ok(()),
                 Err(PublishFailure::TooLarge(detail)) => {
-                    entry.unreplayable = Some(format!("too large for the NATS write queue: {detail}"));
+                    entry.unreplayable =
+                        Some(format!("too large for the NATS write queue: {detail}"));
                     self.dead_letter(entry).await
                 }
                 Err(PublishFailure::Other(e)) => Err(QueueError(e)),

@@ -17,40 +17,18 @@ impl Store {
         status: Option<u16>,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let headers = serde_json::to_string(&entry.headers).map_err(|err| StoreError::Corrupt {
-            domain: entry.domain.clone(),
-            detail: err.to_string(),
-        })?;
-        let mut tx = self.pool().begin().await?;
-        let added = sqlx::query(
-            "INSERT INTO write_queue (id, domain, route, entity, method, target, headers, body,
-             to_side, authoritative_id, accepted_at_ms, state, attempts, next_attempt_ms,
-             last_error, last_status)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'dead', ?, ?, ?, ?)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&entry.id)
-        .bind(&entry.domain)
-        .bind(&entry.route)
-        .bind(&entry.key)
-        .bind(&entry.method)
-        .bind(&entry.target)
-        .bind(headers)
-        .bind(&entry.body[..])
-        .bind(entry.to.as_str())
-        .bind(&entry.authoritative_id)
-        .bind(int(entry.accepted_at_ms))
-        .bind(i64::from(attempts))
-        .bind(int(now_ms))
-        .bind(error)
-        .bind(status.map(i64::from))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if added > 0 {
-            bump(&mut tx, &entry.domain, Bump { dead_lettered: 1, ..Bump::default() }).await?;
+        if self.dead_letter(&entry.id).await?.is_some() {
+            return Ok(());
         }
-        tx.commit().await?;
+        // Appended with a reason it is a dead letter at once, counted as one.
+        let dead = WriteEntry { unreplayable: Some(error.to_owned()), ..entry.clone() };
+        self.append_writes(std::slice::from_ref(&dead), now_ms).await?;
+        sqlx::query("UPDATE write_queue SET attempts = ?, last_status = ? WHERE id = ?")
+            .bind(i64::from(attempts))
+            .bind(status.map(i64::from))
+            .bind(&entry.id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -62,7 +40,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         for (domain, replayed, succeeded) in counts {
-            let by = Bump { replayed: int(*replayed), succeeded: int(*succeeded), ..Bump::default() };
+            let by =
+                Bump { replayed: int(*replayed), succeeded: int(*succeeded), ..Bump::default() };
             bump(&mut tx, domain, by).await?;
         }
         tx.commit().await?;
