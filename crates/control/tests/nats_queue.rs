@@ -69,13 +69,12 @@ impl Secondary {
             .unwrap_or_default()
             .to_owned();
         let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
-        let status = if self.down.load(Ordering::SeqCst) {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else if self
-            .fail_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        let failing = self.down.load(Ordering::SeqCst)
+            || self
+                .fail_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        let status = if failing {
             StatusCode::SERVICE_UNAVAILABLE
         } else if body.starts_with(b"404") && !self.accept_404.load(Ordering::SeqCst) {
             StatusCode::NOT_FOUND
@@ -193,7 +192,10 @@ routes = [{{ methods = ["PUT"], path = "/items/{{id}}" }}]
     }
 
     async fn stats(&self) -> ficus_control::queue::QueueStats {
-        QueueProbe::Nats(self.nats.clone()).stats(&self.store, DOMAIN, now_ms()).await.unwrap()
+        QueueProbe::Nats(Box::new(self.nats.clone()))
+            .stats(&self.store, DOMAIN, now_ms())
+            .await
+            .unwrap()
     }
 
     async fn finish(mut self) {

@@ -170,7 +170,11 @@ async fn start_queue(
                 .await
                 .context("start the NATS write queue's relay")?;
             let queue = NatsQueue::new(nats.clone(), store.clone());
-            (Arc::new(queue), QueueProbe::Nats(nats), tokio::spawn(relay.run(stopped(relay_rx))))
+            (
+                Arc::new(queue),
+                QueueProbe::Nats(Box::new(nats)),
+                tokio::spawn(relay.run(stopped(relay_rx))),
+            )
         }
     })
 }

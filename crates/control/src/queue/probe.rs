@@ -11,7 +11,7 @@ use crate::store::{Store, StoreError};
 pub enum QueueProbe {
     #[default]
     Embedded,
-    Nats(Nats),
+    Nats(Box<Nats>),
 }
 
 /// Reading the queue's figures failed.
