@@ -334,3 +334,21 @@ async fn an_unreachable_nats_is_an_error_naming_the_plan_key() {
         Nats::connect(&format!("nats://127.0.0.1:{port}"), "FICUS_NOWHERE").await.unwrap_err();
     assert!(err.to_string().starts_with("write_queue.nats_url"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_is_not_a_write_is_a_dead_letter_with_the_reason() {
+    let mut h = Harness::start().await;
+    h.start_relay().await;
+    let js = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    let subject = format!("{}.{DOMAIN}", h.nats.stream_name());
+    let ack = js.publish(subject, "not a write".into()).await.unwrap();
+    ack.await.unwrap();
+    h.append("d", "d1").await;
+    let stats = stats_until(&h, "a dead letter", |s| s.dead == 1 && s.succeeded == 1).await;
+    assert_eq!(stats.depth, 0, "{stats:?}");
+    let dead = h.store.dead_letters(DOMAIN, 10).await.unwrap();
+    let error = dead[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("the message has no headers"), "{error}");
+    assert_eq!(h.secondary.delivered("d"), ["d1"]);
+    h.finish().await;
+}

@@ -12,8 +12,10 @@
 use super::{Nats, NatsError, message};
 use crate::queue::dispatch::{self, Backend, End, Job};
 use crate::store::Store;
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::stream::ConsumerErrorKind;
 use ficus_gateway::Upstreams;
 use ficus_gateway::replay::{WriteEntry, now_ms};
 use ficus_model::{Side, WriteQueueConfig};
@@ -67,8 +69,13 @@ impl NatsRelay {
         config: WriteQueueConfig,
     ) -> Result<NatsRelay, NatsError> {
         if let Err(e) = nats.stream.delete_consumer(CONSUMER).await {
-            // Not there (first start) is the usual case; anything else shows on create.
-            tracing::debug!(error = %e, "write queue: no consumer to delete");
+            let absent = matches!(e.kind(), ConsumerErrorKind::JetStream(j)
+                if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND);
+            if !absent {
+                // The old consumer may stay: writes a killed process left unacked then come
+                // again only after the ack wait, possibly behind newer writes of their entity.
+                tracing::warn!(error = %e, "write queue: deleting the relay's old consumer failed");
+            }
         }
         let consumer = nats
             .stream
