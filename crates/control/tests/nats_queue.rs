@@ -352,3 +352,20 @@ async fn a_message_that_is_not_a_write_is_a_dead_letter_with_the_reason() {
     assert_eq!(h.secondary.delivered("d"), ["d1"]);
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_relay_on_the_stream_takes_over_and_the_first_stops() {
+    let mut h = Harness::start().await;
+    h.start_relay().await;
+    let (first_stop, first) = h.relay.take().unwrap();
+    h.start_relay().await;
+    tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first relay stops once its consumer is taken")
+        .unwrap();
+    drop(first_stop);
+    h.append("e", "e1").await;
+    let s = Arc::clone(&h.secondary);
+    eventually("delivered by the second relay", || s.delivered("e") == ["e1"]).await;
+    h.finish().await;
+}

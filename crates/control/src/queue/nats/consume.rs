@@ -7,12 +7,14 @@
 //! Order per entity across crashes: an unacked message of a killed process would only come
 //! again after the ack wait, behind newer writes of its entity. So at start the relay deletes
 //! its consumer and creates it again with deliver-all, which in a work-queue stream redelivers
-//! exactly the unacked writes, in stream order. This is why there is one relay per stream.
+//! exactly the unacked writes, in stream order. This is why there is one relay per stream: a
+//! relay whose consumer another one deleted stops, so the newest relay on a stream wins.
 
 use super::{Nats, NatsError, message};
 use crate::queue::dispatch::{self, Backend, End, Job};
 use crate::store::Store;
 use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::stream::ConsumerErrorKind;
@@ -134,7 +136,8 @@ impl NatsRelay {
         }
     }
 
-    /// Hand every message to the dispatcher; runs until the dispatcher is gone.
+    /// Hand every message to the dispatcher; runs until the dispatcher is gone or another
+    /// relay takes the consumer.
     async fn pull(&self, acks: &Acks, jobs: &mpsc::Sender<Job<Handle>>) {
         loop {
             let mut messages = match self.consumer.messages().await {
@@ -148,6 +151,15 @@ impl NatsRelay {
             while let Some(next) = messages.next().await {
                 let msg = match next {
                     Ok(m) => m,
+                    Err(e) if e.kind() == MessagesErrorKind::ConsumerDeleted => {
+                        // Another relay started on this stream and took the consumer: it
+                        // delivers from now on (writes held here come to it again).
+                        tracing::error!(
+                            stream = self.nats.stream_name(),
+                            "write queue: another relay took over this stream; this relay stops"
+                        );
+                        return;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "write queue: pulling from NATS");
                         tokio::time::sleep(PULL_ERROR_PAUSE).await;
