@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use ficus_control::admin::{self, AdminState};
-use ficus_control::queue::{EmbeddedQueue, Relay};
+use ficus_control::queue::nats::{Nats, NatsQueue, NatsRelay};
+use ficus_control::queue::{EmbeddedQueue, QueueProbe, Relay};
 use ficus_control::{Control, Store};
 use ficus_gateway::replay::WriteQueue;
 use ficus_gateway::{Gateway, workers};
@@ -101,25 +102,8 @@ pub async fn start(
     let (stop, stop_rx) = watch::channel(false);
     let draining = Arc::new(AtomicBool::new(false));
 
-    let appended = Arc::new(tokio::sync::Notify::new());
-    let embedded = match &plan.write_queue.backend {
-        QueueBackend::Embedded => {
-            EmbeddedQueue::start(control.store().clone(), Arc::clone(&appended))
-        }
-        QueueBackend::Nats { .. } => anyhow::bail!(
-            "write_queue.backend = \"nats\" is not available in this build yet; use \"embedded\""
-        ),
-    };
-    let queue: Arc<dyn WriteQueue> = Arc::new(embedded.clone());
     let (stop_relay, relay_rx) = watch::channel(false);
-    let relay = Relay::new(
-        control.store().clone(),
-        embedded,
-        ficus_gateway::Upstreams::from_plan(&plan),
-        plan.write_queue.clone(),
-        appended,
-    );
-    let relay_task = tokio::spawn(relay.run(stopped(relay_rx)));
+    let (queue, probe, relay_task) = start_queue(&plan, control.store(), relay_rx).await?;
 
     let handle = control.handle();
     let make = || Gateway::from_plan(Arc::clone(&handle), &plan).with_queue(Arc::clone(&queue));
@@ -135,6 +119,7 @@ pub async fn start(
         token: token.into(),
         metrics,
         draining: Arc::clone(&draining),
+        queue: probe,
     });
     let admin_task = tokio::spawn(
         axum::serve(admin_listener, app)
@@ -158,6 +143,39 @@ pub async fn start(
         reconcile_task,
         stop_relay,
         relay_task,
+    })
+}
+
+/// Start the plan's write queue and its relay (stopped by `relay_rx`).
+///
+/// # Errors
+/// NATS cannot be reached, or its stream or consumer cannot be set up.
+async fn start_queue(
+    plan: &Plan,
+    store: &Store,
+    relay_rx: watch::Receiver<bool>,
+) -> anyhow::Result<(Arc<dyn WriteQueue>, QueueProbe, JoinHandle<()>)> {
+    let upstreams = ficus_gateway::Upstreams::from_plan(plan);
+    let config = plan.write_queue.clone();
+    Ok(match &plan.write_queue.backend {
+        QueueBackend::Embedded => {
+            let appended = Arc::new(tokio::sync::Notify::new());
+            let queue = EmbeddedQueue::start(store.clone(), Arc::clone(&appended));
+            let relay = Relay::new(store.clone(), queue.clone(), upstreams, config, appended);
+            (Arc::new(queue), QueueProbe::Embedded, tokio::spawn(relay.run(stopped(relay_rx))))
+        }
+        QueueBackend::Nats { url, stream } => {
+            let nats = Nats::connect(url, stream).await.context("start the NATS write queue")?;
+            let relay = NatsRelay::start(nats.clone(), store.clone(), upstreams, config)
+                .await
+                .context("start the NATS write queue's relay")?;
+            let queue = NatsQueue::new(nats.clone(), store.clone());
+            (
+                Arc::new(queue),
+                QueueProbe::Nats(Box::new(nats)),
+                tokio::spawn(relay.run(stopped(relay_rx))),
+            )
+        }
     })
 }
 

@@ -44,6 +44,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::queue::ProbeError> for ApiError {
+    fn from(e: crate::queue::ProbeError) -> ApiError {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {

@@ -34,6 +34,8 @@ pub struct AdminState {
     pub metrics: Option<PrometheusHandle>,
     /// Set while the process drains: `/readyz` answers 503.
     pub draining: Arc<AtomicBool>,
+    /// Where the write queue's depth and lag are read.
+    pub queue: crate::queue::QueueProbe,
 }
 
 impl AdminState {

@@ -51,7 +51,7 @@ pub async fn list(
 ) -> Result<Json<WritesView>, ApiError> {
     state.domain(&name)?;
     let store = state.control.store();
-    let stats = store.queue_stats(&name, now_ms()).await?;
+    let stats = state.queue.stats(store, &name, now_ms()).await?;
     let dead_letters = store.dead_letters(&name, DEAD_LETTERS_LISTED).await?;
     Ok(Json(WritesView { stats, dead_letters }))
 }
@@ -122,7 +122,7 @@ pub async fn render_prometheus(state: &AdminState, out: &mut String) {
     let now = now_ms();
     let mut stats = Vec::new();
     for d in &state.control.plan().domains {
-        if let Ok(s) = state.control.store().queue_stats(&d.name, now).await {
+        if let Ok(s) = state.queue.stats(state.control.store(), &d.name, now).await {
             stats.push(s);
         }
     }

@@ -59,7 +59,7 @@ fn side(s: &str) -> Side {
     if s == "new" { Side::New } else { Side::Legacy }
 }
 
-fn int(v: u64) -> i64 {
+pub(super) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -443,14 +443,14 @@ fn dead_letter(r: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
 
 /// Additions to one domain's `write_stats` row.
 #[derive(Debug, Default, Clone, Copy)]
-struct Bump {
-    replayed: i64,
-    succeeded: i64,
-    dead_lettered: i64,
-    discarded: i64,
+pub(super) struct Bump {
+    pub(super) replayed: i64,
+    pub(super) succeeded: i64,
+    pub(super) dead_lettered: i64,
+    pub(super) discarded: i64,
 }
 
-async fn bump(
+pub(super) async fn bump(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     domain: &str,
     by: Bump,
