@@ -307,3 +307,36 @@ async fn write_queue_orders_per_entity_and_keeps_dead_letters() {
     assert_eq!(actions, ["write-discard", "write-retry"]);
     assert_eq!(audit[1].detail["write"], "w-1");
 }
+
+/// Verify runs: newest first, reports only when asked, the newest 100 per domain kept, other
+/// domains untouched.
+#[tokio::test]
+async fn verify_runs_are_kept_newest_first_up_to_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state.db")).await.unwrap();
+    let run = |domain: &str, i: u64| ficus_control::VerifyRun {
+        id: 0,
+        domain: domain.to_owned(),
+        finished_at_ms: 1_000 + i,
+        seconds: 0.5,
+        scope: "public.orders".to_owned(),
+        source_rows: i,
+        target_rows: i,
+        differences: i % 2,
+        equal: false,
+        report: Some(serde_json::json!({ "run": i })),
+    };
+    store.record_verify(&run("other", 0)).await.unwrap();
+    let kept = ficus_control::VERIFY_RUNS_KEPT as u64;
+    for i in 1..=kept + 2 {
+        store.record_verify(&run("orders", i)).await.unwrap();
+    }
+    let runs = store.verify_runs("orders", 1000, false).await.unwrap();
+    assert_eq!(runs.len() as u64, kept);
+    assert_eq!(runs[0].source_rows, kept + 2, "newest first");
+    assert_eq!(runs.last().unwrap().source_rows, 3, "the two oldest are gone");
+    assert!(runs.iter().all(|r| r.report.is_none() && r.equal == (r.differences == 0)));
+    let latest = store.verify_runs("orders", 1, true).await.unwrap();
+    assert_eq!(latest[0].report, Some(serde_json::json!({ "run": kept + 2 })));
+    assert_eq!(store.verify_runs("other", 10, false).await.unwrap().len(), 1);
+}

@@ -79,6 +79,32 @@ pub(crate) fn data_config(
     })
 }
 
+/// Record a verify run in the plan's state store (`[state] path`), where `ficus serve`'s admin
+/// API lists it.
+async fn record_in_state_store(
+    plan_path: &std::path::Path,
+    stored: &ficus_data::verify::stored::StoredVerify,
+) -> anyhow::Result<()> {
+    let plan = Plan::load(plan_path)?;
+    let store = ficus_control::Store::open(&plan.state_path).await?;
+    let run = ficus_control::VerifyRun {
+        id: 0,
+        domain: stored.domain.clone(),
+        finished_at_ms: stored.finished_unix_micros / 1000,
+        seconds: stored.seconds,
+        scope: stored.scope.clone(),
+        source_rows: stored.source_rows,
+        target_rows: stored.target_rows,
+        differences: stored.differences,
+        equal: stored.is_equal(),
+        report: serde_json::from_str(&stored.report_json).ok(),
+    };
+    let recorded = store.record_verify(&run).await;
+    store.close().await;
+    recorded?;
+    Ok(())
+}
+
 fn url(u: &DbUrl, side: Side) -> Result<String, CliError> {
     match u {
         DbUrl::Literal(s) => Ok(s.clone()),
@@ -235,9 +261,16 @@ pub async fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     }
     let report = ficus_data::verify(&source, &target, &tables, &opts).await.context("verify")?;
     if !args.no_store {
-        ficus_data::verify::stored::store(&target, &tables, &args.domain, &report)
+        let stored = ficus_data::verify::stored::store(&target, &tables, &args.domain, &report)
             .await
             .context("store the verify result")?;
+        // The control plane's copy, for the admin API and the gates; the target keeps the run
+        // either way, so a state store that cannot be written costs only a warning.
+        if let Err(e) = record_in_state_store(&args.plan, &stored).await {
+            eprintln!(
+                "warning: the verify run is stored in the target but not in the state store: {e:#}"
+            );
+        }
     }
     source.close().await;
     target.close().await;

@@ -12,6 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod util;
+
 const PG_VAR: &str = "FICUS_TEST_POSTGRES_URL";
 const MY_VAR: &str = "FICUS_TEST_MYSQL_URL";
 
@@ -88,15 +90,19 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
 
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("ficus.toml");
+    let ports = util::Ports { gateway: util::free_port(), admin: util::free_port() };
     std::fs::write(
         &plan,
         format!(
-            "[upstreams]\nlegacy = {{ url = \"http://127.0.0.1:1\" }}\nnew = {{ url = \"http://127.0.0.1:2\" }}\n\
+            "[listener]\naddress = \"127.0.0.1:{}\"\n[admin]\naddress = \"127.0.0.1:{}\"\ntoken_env = \"TEST_FICUS_TOKEN\"\n\
+             [upstreams]\nlegacy = {{ url = \"http://127.0.0.1:1\" }}\nnew = {{ url = \"http://127.0.0.1:2\" }}\n\
              [domains.orders]\nroutes = [{{ path = \"/orders/{{id}}\" }}]\n\
              [domains.orders.data]\nsource = \"{}\"\ntarget_env = \"FICUS_KILL_TEST_TARGET\"\nchunk_rows = 250\nworkers = 2\nrecheck_delay = \"100ms\"\n\
              [[domains.orders.data.tables]]\nsource = \"orders\"\ntarget = \"{name}.orders\"\nkey = [\"id\"]\nversion = \"updated_at\"\n\
              [domains.orders.data.tables.columns]\ncustomer_name = \"customer\"\n\
              total_cents = {{ from = \"total\", transform = \"money_to_cents\" }}\nplaced_at = \"placed\"\n",
+            ports.gateway,
+            ports.admin,
             with_database(&mysql_url(), &name)
         ),
     )
@@ -197,6 +203,35 @@ async fn backfill_sigkilled_at_random_points_resumes_to_an_exact_copy() {
     let diffs: Vec<i64> =
         runs.as_array().unwrap().iter().map(|r| r["differences"].as_i64().unwrap()).collect();
     assert_eq!(diffs, vec![0, 1, 0], "newest first");
+    // The same runs in the state store, through the admin API of `ficus serve`.
+    let serve = util::Serve::start(&plan, &ports).await;
+    let http = util::client();
+    let list =
+        util::get_json(&http, &format!("{}/v1/domains/orders/verifications", serve.admin)).await;
+    let runs = list["runs"].as_array().unwrap();
+    let summary: Vec<(i64, bool)> = runs
+        .iter()
+        .map(|r| (r["differences"].as_i64().unwrap(), r["equal"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(summary, vec![(0, true), (1, false), (0, true)], "newest first: {list}");
+    assert!(runs.iter().all(|r| r.get("report").is_none()), "lists leave reports out");
+    assert_eq!(runs[0]["scope"], format!("{name}.orders"));
+    assert_eq!(runs[1]["source_rows"], 20_000);
+    let latest =
+        util::get_json(&http, &format!("{}/v1/domains/orders/verifications/latest", serve.admin))
+            .await;
+    assert_eq!(
+        (latest["id"].clone(), latest["equal"].clone()),
+        (runs[0]["id"].clone(), true.into())
+    );
+    assert!(
+        latest["report"]["tables"].is_array(),
+        "the latest run comes with its report: {latest}"
+    );
+    let r =
+        http.get(format!("{}/v1/domains/nope/verifications", serve.admin)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(serve.terminate(), Some(0));
 
     // Capture: start, three changes, status shows them pending, one pass applies them.
     let out = with_target(&["capture", "start", "orders"]);

@@ -321,14 +321,11 @@ async fn kills_and_an_outage(queue: &Queue) {
             let mut ids = std::collections::BTreeSet::new();
             let mut offset = 0;
             loop {
-                let page: Value = http
-                    .get(format!("http://{base}/invoices?limit=100&offset={offset}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let page = util::get_json(
+                    &http,
+                    &format!("http://{base}/invoices?limit=100&offset={offset}"),
+                )
+                .await;
                 let items = page["items"].as_array().unwrap();
                 ids.extend(items.iter().map(|i| i["id"].as_i64().unwrap()));
                 offset += 100;

@@ -8,6 +8,7 @@ mod domains;
 mod error;
 mod health;
 mod openapi;
+mod verifications;
 mod views;
 mod writes;
 
@@ -65,6 +66,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/domains/{name}/writes", get(writes::list))
         .route("/v1/writes/{id}/retry", post(writes::retry))
         .route("/v1/writes/{id}/discard", post(writes::discard))
+        .route("/v1/domains/{name}/verifications", get(verifications::list))
+        .route("/v1/domains/{name}/verifications/latest", get(verifications::latest))
         .route("/v1/audit", get(domains::audit))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the admin API, generated from the handlers (utoipa).
 
-use super::{diffs, domains, health, views, writes};
+use super::{diffs, domains, health, verifications, views, writes};
 use crate::store::AuditEntry;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -26,7 +26,8 @@ impl Modify for BearerAuth {
     paths(
         domains::list, domains::get_one, domains::patch, domains::advance, domains::rollback,
         domains::audit, diffs::report, diffs::examples, diffs::example, diffs::mark_known,
-        diffs::unmark_known, writes::list, writes::retry, writes::discard, health::livez, health::readyz, health::metrics,
+        diffs::unmark_known, writes::list, writes::retry, writes::discard, verifications::list,
+        verifications::latest, health::livez, health::readyz, health::metrics,
     ),
     components(schemas(
         views::DomainView, views::ChangeView, views::AdvanceRequest, views::RollbackRequest,
@@ -34,6 +35,7 @@ impl Modify for BearerAuth {
         diffs::KnownRequest, diffs::KnownView, crate::findings::KnownEntry,
         crate::findings::StoredExample, writes::WritesView, writes::DeadLetterRequest,
         writes::DeadLetterView, crate::queue::QueueStats, crate::queue::DeadLetter,
+        verifications::VerificationsView, crate::VerifyRun,
     )),
     modifiers(&BearerAuth),
 )]

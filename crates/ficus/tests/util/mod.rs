@@ -154,6 +154,12 @@ pub fn ficus(admin: &str, token: Option<&str>, args: &[&str]) -> Output {
     cmd.output().unwrap()
 }
 
+/// GET `url` and parse the answer as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    let r = http.get(url).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
 /// Which side served a GET through the gateway.
 pub async fn side_of(http: &reqwest::Client, gateway: &str, path: &str, subject: &str) -> String {
     let v: serde_json::Value = http
