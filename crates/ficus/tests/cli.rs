@@ -422,3 +422,90 @@ async fn diffs_shows_what_shadow_reads_found() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `ficus writes`: a write new cannot take becomes a dead letter after `max_attempts`, is
+/// listed with its request and error, retried (token needed; it fails again and comes back)
+/// and discarded; both actions are audited with their reasons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_lists_retries_and_discards_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = backend("legacy").await;
+    // Nothing listens on new's port: every replay is refused.
+    let new = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (plan, ports) = write_plan(dir.path(), legacy, new, "dual-write");
+    let mut text = std::fs::read_to_string(&plan).unwrap();
+    text.push_str(
+        "[write_queue]\nmax_attempts = 2\nbackoff_initial = \"10ms\"\nbackoff_max = \"20ms\"\n",
+    );
+    std::fs::write(&plan, text).unwrap();
+    let serve = Serve::start(&plan, &ports).await;
+    let http = client();
+    let r = http.put(format!("{}/invoices/7", serve.gateway)).body(r#"{"total":7}"#).send().await;
+    assert_eq!(r.unwrap().status(), 200, "the client never sees the secondary's trouble");
+
+    let dead_letters = |want_dead: u64| {
+        let admin = serve.admin.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let out = ficus(&admin, None, &["writes", "invoices", "-o", "json"]);
+                let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+                if v["stats"]["dead"] == want_dead {
+                    return v;
+                }
+                assert!(Instant::now() < deadline, "waiting for {want_dead} dead letter(s): {v}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let v = dead_letters(1).await;
+    let letter = &v["dead_letters"][0];
+    let id = letter["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (letter["method"].as_str(), letter["target"].as_str()),
+        (Some("PUT"), Some("/invoices/7"))
+    );
+    assert_eq!((letter["to"].as_str(), letter["attempts"].as_u64()), (Some("new"), Some(2)));
+    assert!(letter["last_error"].as_str().unwrap().starts_with("new"), "{letter}");
+    let out = ficus(&serve.admin, None, &["writes", "invoices"]);
+    assert!(
+        stdout(&out).contains(&id) && stdout(&out).contains("PUT /invoices/7"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("1 dead letters"), "{}", stdout(&out));
+
+    // Acting on it needs the token; an unknown id is refused.
+    let retry = ["writes", "retry", id.as_str(), "-m", "new is back"];
+    assert_eq!(ficus(&serve.admin, None, &retry).status.code(), Some(4));
+    let out = ficus(&serve.admin, Some(TOKEN), &["writes", "retry", "w-nope", "-m", "x"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = ficus(&serve.admin, Some(TOKEN), &retry);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("retried"), "{}", stdout(&out));
+    // New still refuses: two more attempts, a dead letter again.
+    let v = dead_letters(1).await;
+    assert!(v["stats"]["replayed"].as_u64().unwrap() >= 4, "{v}");
+    let out =
+        ficus(&serve.admin, Some(TOKEN), &["writes", "discard", &id, "-m", "covered by backfill"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = dead_letters(0).await;
+    assert_eq!(
+        (v["stats"]["discarded"].as_u64(), v["stats"]["depth"].as_u64()),
+        (Some(1), Some(0))
+    );
+
+    let out = ficus(&serve.admin, None, &["audit", "--domain", "invoices", "-o", "json"]);
+    let audit: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let acts: Vec<(&str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("write-"))
+        .map(|e| (e["action"].as_str().unwrap(), e["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(acts.len(), 2, "{audit}");
+    assert!(acts.contains(&("write-retry", "new is back")), "{acts:?}");
+    assert!(acts.contains(&("write-discard", "covered by backfill")), "{acts:?}");
+    assert_eq!(serve.terminate(), Some(0));
+}
