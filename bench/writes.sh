@@ -111,6 +111,7 @@ address = "127.0.0.1:${ADMIN_PORT[$v]}"
 path = "$TMP/$v/state.db"
 [write_queue]
 backend = "embedded"
+concurrency = ${RELAY_CONCURRENCY:-16}
 [upstreams.legacy]
 url = "http://127.0.0.1:${BACKEND_PORT[legacy]}"
 pool_max_idle = 64
