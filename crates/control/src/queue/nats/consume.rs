@@ -16,6 +16,7 @@ use crate::store::Store;
 use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::stream::ConsumerErrorKind;
 use ficus_gateway::Upstreams;
@@ -27,8 +28,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-/// The durable consumer's name.
-pub const CONSUMER: &str = "ficus-relay";
+/// The start of every relay consumer's name; each relay adds its own random suffix, so that
+/// an older relay's pulls can never reach a newer relay's consumer.
+pub const CONSUMER_PREFIX: &str = "ficus-relay-";
 /// Writes the relay holds unacked at most (waiting, retrying or in flight); the server sends
 /// no more until some are acked.
 const MAX_ACK_PENDING: i64 = 10_000;
@@ -45,6 +47,8 @@ const RETRIED_BATCH: usize = 64;
 const HANDOFF: usize = 1024;
 /// The wait before pulling again after the message stream ended.
 const REPULL: Duration = Duration::from_secs(1);
+/// How often a pulling relay checks that its consumer still exists.
+const TAKEOVER_CHECK: Duration = Duration::from_secs(2);
 /// The pause after a pull error, so that a failing connection does not spin.
 const PULL_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
@@ -70,19 +74,36 @@ impl NatsRelay {
         upstreams: Upstreams,
         config: WriteQueueConfig,
     ) -> Result<NatsRelay, NatsError> {
-        if let Err(e) = nats.stream.delete_consumer(CONSUMER).await {
-            let absent = matches!(e.kind(), ConsumerErrorKind::JetStream(j)
-                if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND);
-            if !absent {
-                // The old consumer may stay: writes a killed process left unacked then come
-                // again only after the ack wait, possibly behind newer writes of their entity.
-                tracing::warn!(error = %e, "write queue: deleting the relay's old consumer failed");
+        // Every earlier relay's consumer goes (a work-queue stream takes one consumer), so
+        // the writes they left unacked come to this one at once and in stream order.
+        let mut names = nats.stream.consumer_names();
+        let mut old = Vec::new();
+        while let Some(name) = names.next().await {
+            match name {
+                Ok(n) if n.starts_with(CONSUMER_PREFIX) => old.push(n),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "write queue: listing the stream's consumers failed");
+                    break;
+                }
             }
         }
+        for name in old {
+            if let Err(e) = nats.stream.delete_consumer(&name).await {
+                let absent = matches!(e.kind(), ConsumerErrorKind::JetStream(j)
+                    if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND);
+                if !absent {
+                    // Writes that process left unacked then come again only after the ack
+                    // wait, possibly behind newer writes of their entity.
+                    tracing::warn!(error = %e, consumer = name, "write queue: deleting an old relay consumer failed");
+                }
+            }
+        }
+        let name = format!("{CONSUMER_PREFIX}{:016x}", rand::random::<u64>());
         let consumer = nats
             .stream
             .create_consumer(pull::Config {
-                durable_name: Some(CONSUMER.to_owned()),
+                durable_name: Some(name.clone()),
                 description: Some("Ficus relay: replays queued writes".into()),
                 deliver_policy: DeliverPolicy::All,
                 ack_policy: AckPolicy::Explicit,
@@ -92,7 +113,7 @@ impl NatsRelay {
                 ..pull::Config::default()
             })
             .await
-            .map_err(|e| nats.error(format!("create consumer {CONSUMER:?}: {e}")))?;
+            .map_err(|e| nats.error(format!("create consumer {name:?}: {e}")))?;
         Ok(NatsRelay { nats, consumer, store, upstreams, config })
     }
 
@@ -136,10 +157,29 @@ impl NatsRelay {
         }
     }
 
+    /// Whether this relay's consumer is gone — a newer relay deleted it — and this relay
+    /// must stop. Any other failure to ask counts as not (the pull goes on trying).
+    async fn taken_over(&self) -> bool {
+        let name = self.consumer.cached_info().name.clone();
+        match self.nats.stream.consumer_info(&name).await {
+            Err(e) if gone(&e.kind()) => {
+                tracing::error!(
+                    stream = self.nats.stream_name(),
+                    "write queue: another relay took over this stream; this relay stops"
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Hand every message to the dispatcher; runs until the dispatcher is gone or another
     /// relay takes the consumer.
     async fn pull(&self, acks: &Acks, jobs: &mpsc::Sender<Job<Handle>>) {
         loop {
+            if self.taken_over().await {
+                return;
+            }
             let mut messages = match self.consumer.messages().await {
                 Ok(m) => m,
                 Err(e) => {
@@ -148,7 +188,19 @@ impl NatsRelay {
                     continue;
                 }
             };
-            while let Some(next) = messages.next().await {
+            let mut check = tokio::time::interval(TAKEOVER_CHECK);
+            loop {
+                // A deleted consumer does not always end the pull at once: ask now and then.
+                let next = tokio::select! {
+                    next = messages.next() => next,
+                    _ = check.tick() => {
+                        if self.taken_over().await {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                let Some(next) = next else { break };
                 let msg = match next {
                     Ok(m) => m,
                     Err(e) if e.kind() == MessagesErrorKind::ConsumerDeleted => {
@@ -162,6 +214,9 @@ impl NatsRelay {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "write queue: pulling from NATS");
+                        if self.taken_over().await {
+                            return;
+                        }
                         tokio::time::sleep(PULL_ERROR_PAUSE).await;
                         continue;
                     }
@@ -190,6 +245,15 @@ impl NatsRelay {
             tracing::warn!("write queue: the NATS message stream ended; pulling again");
             tokio::time::sleep(REPULL).await;
         }
+    }
+}
+
+/// The consumer asked about does not exist.
+fn gone(kind: &ConsumerInfoErrorKind) -> bool {
+    match kind {
+        ConsumerInfoErrorKind::NotFound => true,
+        ConsumerInfoErrorKind::JetStream(j) => j.error_code() == ErrorCode::CONSUMER_NOT_FOUND,
+        _ => false,
     }
 }
 
