@@ -18,12 +18,19 @@
 //!
 //! A row's canonical text joins its columns (target name order) with `,`, each as
 //! `CHAR_LENGTH:text` or `N` for NULL, so NULL and `''` differ and no separator is ambiguous.
+//!
+//! Verify's chunk checksums hash a cheaper rendering where both sides' declared types already
+//! agree ([`CheckForm`], decided per column pair by [`check_form`]): integers as the engine's
+//! digits, decimals of equal declared scale as the engine's own text, timestamps as ISO text
+//! without trailing fractional zeros. Equal text under a form still means equal canonical
+//! text, so a checksum that matches proves the rows equal; every other pair is checksummed
+//! over its canonical text.
 
 mod mysql;
 mod postgres;
 mod sqlite;
 
-use crate::types::Class;
+use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Constant, Engine, Transform};
 
 pub use mysql::MySql;
@@ -112,9 +119,23 @@ pub trait Dialect: Sync + Send {
     /// `expr` as text (for counts and sums).
     fn to_text(&self, expr: &str) -> String;
 
-    /// The 60-bit row hash summed over a chunk, as text; `None` when the engine has no MD5 and
-    /// the hash is computed in Rust over fetched canonical rows ([`crate::verify`]).
-    fn hash_sum(&self, row_text: &str) -> Option<String>;
+    /// The text of a value in verify's chunk checksum under `form`, for a column of this side
+    /// shaped `shape` (NULL stays NULL). The default, and every engine's rendering of
+    /// [`CheckForm::Canon`], is [`Dialect::canon`].
+    fn check_text(&self, form: CheckForm, shape: Shape, class: Class, expr: &str) -> String {
+        let _ = (form, shape);
+        self.canon(class, expr)
+    }
+
+    /// A query returning one row for the rows of `table` matching `pred`: their count, the MD5
+    /// (32 lower-case hex digits, NULL for no rows) of their `row` texts concatenated in key
+    /// order (`order`, an `ORDER BY` list), and `1` when the concatenation was cut short by a
+    /// length limit (the digest then proves nothing), else `0`. `None` when the engine has no
+    /// MD5: [`crate::verify`] then hashes the fetched row texts the same way.
+    fn chunk_digest(&self, row: &str, table: &str, pred: &str, order: &str) -> Option<String> {
+        let _ = (row, table, pred, order);
+        None
+    }
 
     /// Whether row-value comparison `(a, b) > (?, ?)` is used well by this engine's planner;
     /// otherwise the expanded `a > ? OR (a = ? AND b > ?)` form is generated.
@@ -141,20 +162,77 @@ pub trait Dialect: Sync + Send {
     }
 }
 
-/// The canonical text of a whole row: `CHAR_LENGTH:text` or `N` per column, joined with `,`.
-pub fn canon_row(d: &dyn Dialect, columns: &[(Class, String)]) -> String {
-    let mut parts = Vec::with_capacity(columns.len() * 2);
-    for (i, (class, expr)) in columns.iter().enumerate() {
+/// How one column pair enters verify's chunk checksum. Decided once per pair from both
+/// declared types ([`check_form`]); each side renders it with [`Dialect::check_text`] for its
+/// own [`Shape`], and equal values give equal text on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckForm {
+    /// The canonical text (module docs), length-prefixed: any pair.
+    #[default]
+    Canon,
+    /// Integer columns on both sides: the engine's digits.
+    Digits,
+    /// Decimal columns with declared scales on both sides: the engine's own text when both
+    /// scales are equal (`trim = false`; always that many fractional digits), else each side's
+    /// text without trailing fractional zeros (`trim = true`; `1.5000` → `1.5`, `2.00` → `2`).
+    Decimal {
+        /// The scales differ.
+        trim: bool,
+    },
+    /// Timestamps read in UTC on both sides ([`Shape::Timestamp`]): `YYYY-MM-DD HH:MM:SS`,
+    /// then `.` and the fraction of a second without trailing zeros when it is not zero —
+    /// PostgreSQL's own text of a `timestamp`; MariaDB/MySQL trim their fixed-width fraction.
+    IsoTimestamp,
+}
+
+/// The [`CheckForm`] of a column pair: `source` and `target` are each side's engine and
+/// declared [`Shape`]; `plain` says the source value is the source column unchanged (no
+/// transform, constant or SQL). The cheaper forms need MariaDB/MySQL or PostgreSQL on both
+/// sides; every other pair gets [`CheckForm::Canon`].
+pub fn check_form(source: (Engine, Shape), target: (Engine, Shape), plain: bool) -> CheckForm {
+    let served = |e: Engine| matches!(e, Engine::MySql | Engine::Postgres);
+    if !plain || !served(source.0) || !served(target.0) {
+        return CheckForm::Canon;
+    }
+    match (source.1, target.1) {
+        (Shape::Int, Shape::Int) => CheckForm::Digits,
+        (Shape::Decimal { scale: a }, Shape::Decimal { scale: b }) => {
+            CheckForm::Decimal { trim: a != b }
+        }
+        (Shape::Timestamp { .. }, Shape::Timestamp { .. }) => CheckForm::IsoTimestamp,
+        _ => CheckForm::Canon,
+    }
+}
+
+/// One column of a checksummed row: class, expression on this side, form and this side's shape.
+#[derive(Debug, Clone)]
+pub struct CheckColumn {
+    pub class: Class,
+    pub expr: String,
+    pub form: CheckForm,
+    pub shape: Shape,
+}
+
+/// One row's text in verify's chunk checksum: per column (target name order) its
+/// [`Dialect::check_text`] — as `CHAR_LENGTH:text` under [`CheckForm::Canon`], as is under
+/// the other forms (their texts never hold `,` or `;` nor equal `N`) — or `N` for NULL, joined
+/// with `,` and ended by `;`, so rows concatenate without ambiguity.
+pub fn check_row(d: &dyn Dialect, columns: &[CheckColumn]) -> String {
+    let mut parts = Vec::with_capacity(columns.len() * 2 + 1);
+    for (i, c) in columns.iter().enumerate() {
         if i > 0 {
             parts.push("','".to_owned());
         }
-        let c = d.canon(*class, expr);
-        let field = d.concat(&[d.to_text(&d.char_length(&c)), "':'".to_owned(), c]);
+        let text = d.check_text(c.form, c.shape, c.class, &c.expr);
+        let field = match c.form {
+            CheckForm::Canon => {
+                d.concat(&[d.to_text(&d.char_length(&text)), "':'".to_owned(), text])
+            }
+            _ => text,
+        };
         parts.push(format!("COALESCE({field}, 'N')"));
     }
-    if parts.is_empty() {
-        return "''".to_owned();
-    }
+    parts.push("';'".to_owned());
     d.concat(&parts)
 }
 

@@ -12,6 +12,7 @@ pub mod stored;
 
 pub use report::{ColumnDiff, DiffKind, RowDiff, TableVerify, VerifyReport};
 
+use crate::backfill::split::catalogue_rows;
 use crate::db::Db;
 use crate::error::DataError;
 use crate::keyset::KeyRange;
@@ -79,29 +80,45 @@ async fn table(
     // source's keys.
     let span = int_span(&src, &tgt).await?;
     let chunks = match span {
-        Some(span) => value_chunks(&src, span, opts.chunk_rows).await?,
+        Some(span) => {
+            // The density of the key span: the catalogue's estimate when there is no filter
+            // (a chunk's size only steers the cost), else a count.
+            let estimate = match t.filter {
+                None => catalogue_rows(src.db, t).await.filter(|r| *r >= 1.0),
+                Some(_) => None,
+            };
+            let rows = match estimate {
+                Some(r) => r as u64,
+                None => src.count().await?,
+            };
+            value_chunks(span, rows, opts.chunk_rows)
+        }
         None => offset_chunks(&src, opts.chunk_rows).await?,
     };
-    let sums: Vec<_> = stream::iter(chunks.iter().cloned())
+    // Each chunk is checksummed on both sides at once and, when the two differ, bisected
+    // right away, while the other chunks go on.
+    let results: Vec<_> = stream::iter(chunks.iter().cloned())
         .map(|r| {
             let (src, tgt) = (&src, &tgt);
             async move {
                 let (a, b) = tokio::try_join!(src.checksum(&r), tgt.checksum(&r))?;
-                Ok::<_, DataError>((r, a, b))
+                if a.matches(&b) {
+                    return Ok::<_, DataError>((a.count, b.count, false, Vec::new()));
+                }
+                let diffs = bisect(src, tgt, r, (a.count, b.count), span, opts).await?;
+                Ok((a.count, b.count, true, diffs))
             }
         })
-        .buffered(opts.concurrency.max(1))
+        .buffer_unordered(opts.concurrency.max(1))
         .try_collect()
         .await?;
     let (mut source_rows, mut target_rows, mut differing) = (0, 0, 0);
     let mut suspects = Vec::new();
-    for (range, a, b) in sums {
-        source_rows += a.count;
-        target_rows += b.count;
-        if a != b {
-            differing += 1;
-            suspects.extend(bisect(&src, &tgt, range, (a.count, b.count), span, opts).await?);
-        }
+    for (ns, nt, differs, diffs) in results {
+        source_rows += ns;
+        target_rows += nt;
+        differing += u64::from(differs);
+        suspects.extend(diffs);
     }
     let found = suspects.len();
     let confirmed =
@@ -139,16 +156,10 @@ async fn bisect(
                 None => split_by_offset(src, tgt, &range, (ns, nt), opts.fan_out).await?,
             };
             if parts.len() > 1 {
-                let sums: Vec<_> = stream::iter(parts)
-                    .map(|p| async move {
-                        let (a, b) = tokio::try_join!(src.checksum(&p), tgt.checksum(&p))?;
-                        Ok::<_, DataError>((p, a, b))
-                    })
-                    .buffered(opts.concurrency.max(1))
-                    .try_collect()
-                    .await?;
-                for (p, a, b) in sums {
-                    if a != b {
+                // One part at a time: the top-level chunks already run `concurrency` at once.
+                for p in parts {
+                    let (a, b) = tokio::try_join!(src.checksum(&p), tgt.checksum(&p))?;
+                    if !a.matches(&b) {
                         work.push((p, (a.count, b.count)));
                     }
                 }
