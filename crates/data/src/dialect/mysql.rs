@@ -129,10 +129,13 @@ impl Dialect for MySql {
 
     /// The count, the MD5 of the rows' texts concatenated by `GROUP_CONCAT` (in scan order:
     /// InnoDB reads a range of the primary key in key order; any other order only makes the
-    /// chunk look different and be bisected), and whether `group_concat_max_len` cut it.
+    /// chunk look different and be bisected), and whether the concatenation was cut: at
+    /// `group_concat_max_len` or `max_allowed_packet`, whichever is less, on a character
+    /// boundary (so up to 3 bytes short of it).
     fn chunk_digest(&self, row: &str, table: &str, pred: &str, _order: &str) -> Option<String> {
         Some(format!(
-            "SELECT CAST(n AS CHAR), MD5(g), CAST(COALESCE(LENGTH(g) >= @@group_concat_max_len, 0) AS CHAR) \
+            "SELECT CAST(n AS CHAR), MD5(g), \
+             CAST(COALESCE(LENGTH(g) + 3 >= LEAST(@@group_concat_max_len, @@max_allowed_packet), 0) AS CHAR) \
              FROM (SELECT COUNT(*) AS n, GROUP_CONCAT({row} SEPARATOR '') AS g FROM {table} WHERE {pred}) AS c"
         ))
     }
