@@ -127,6 +127,13 @@ pub trait Dialect: Sync + Send {
         self.canon(class, expr)
     }
 
+    /// The MD5 of a text expression as 32 lower-case hex digits; `None` when the engine has no
+    /// MD5 ([`crate::verify`] then hashes the fetched text the same way).
+    fn md5(&self, expr: &str) -> Option<String> {
+        let _ = expr;
+        None
+    }
+
     /// A query returning one row for the rows of `table` matching `pred`: their count, the MD5
     /// (32 lower-case hex digits, NULL for no rows) of their `row` texts concatenated in key
     /// order (`order`, an `ORDER BY` list), and `1` when the concatenation was cut short by a

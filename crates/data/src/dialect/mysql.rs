@@ -111,6 +111,10 @@ impl Dialect for MySql {
         format!("CAST({expr} AS CHAR)")
     }
 
+    fn md5(&self, expr: &str) -> Option<String> {
+        Some(format!("MD5({expr})"))
+    }
+
     fn check_text(&self, form: CheckForm, shape: Shape, class: Class, e: &str) -> String {
         let own = format!("CAST({e} AS CHAR)");
         match (form, shape) {

@@ -118,6 +118,10 @@ impl Dialect for Postgres {
         format!("CAST({expr} AS text)")
     }
 
+    fn md5(&self, expr: &str) -> Option<String> {
+        Some(format!("md5({expr})"))
+    }
+
     fn check_text(&self, form: CheckForm, _shape: Shape, class: Class, e: &str) -> String {
         match form {
             CheckForm::Canon => self.canon(class, e),

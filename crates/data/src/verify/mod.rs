@@ -19,8 +19,8 @@ use crate::keyset::KeyRange;
 use crate::resolve::ResolvedTable;
 use chunks::{int_span, offset_chunks, split_by_offset, split_by_value, value_chunks};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use side::{CanonRow, View};
-use std::collections::BTreeMap;
+use side::{CanonRow, RowDigest, View};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 /// How verify runs.
@@ -30,7 +30,8 @@ pub struct VerifyOptions {
     pub chunk_rows: u64,
     /// Wait before re-reading suspect rows.
     pub recheck_delay: Duration,
-    /// A differing range of at most this many rows is compared row by row.
+    /// A differing range of at most this many rows is compared row by row (by row digests;
+    /// the rows that differ are then read whole).
     pub leaf_rows: u64,
     /// Sub-ranges a differing range is cut into.
     pub fan_out: u64,
@@ -43,7 +44,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             chunk_rows: ficus_model::defaults::VERIFY_CHUNK_ROWS,
             recheck_delay: ficus_model::defaults::VERIFY_RECHECK_DELAY,
-            leaf_rows: 4096,
+            leaf_rows: 20_000,
             fan_out: 32,
             concurrency: 4,
         }
@@ -166,15 +167,28 @@ async fn bisect(
                 continue;
             }
         }
-        let (a, b) = tokio::try_join!(src.rows(&range), tgt.rows(&range))?;
-        out.extend(compare(src, tgt, a, b));
+        let (a, b) = tokio::try_join!(src.row_digests(&range), tgt.row_digests(&range))?;
+        out.extend(compare_digests(a, b));
     }
     Ok(out)
 }
 
-/// Match rows by canonical key and report what differs.
-fn compare(src: &View<'_>, tgt: &View<'_>, a: Vec<CanonRow>, b: Vec<CanonRow>) -> Vec<RowDiff> {
-    compare_with(src, tgt, a, b, &[])
+/// Match row digests by canonical key: the keys of rows missing, extra or different (without
+/// their columns, which [`recheck`] reads).
+fn compare_digests(a: Vec<RowDigest>, b: Vec<RowDigest>) -> Vec<RowDiff> {
+    let suspect = |kind, key| RowDiff { kind, key, columns: Vec::new(), target_hash: None };
+    let mut left: HashMap<Vec<Option<String>>, RowDigest> =
+        a.into_iter().map(|r| (r.canon_key.clone(), r)).collect();
+    let mut out = Vec::new();
+    for r in b {
+        match left.remove(&r.canon_key) {
+            None => out.push(suspect(DiffKind::Extra, r.key)),
+            Some(s) if s.digest != r.digest => out.push(suspect(DiffKind::Different, s.key)),
+            Some(_) => {}
+        }
+    }
+    out.extend(left.into_values().map(|s| suspect(DiffKind::Missing, s.key)));
+    out
 }
 
 fn compare_with(

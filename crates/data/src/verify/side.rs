@@ -49,6 +49,15 @@ impl Checksum {
     }
 }
 
+/// A row's digest: key as transfer text (for later queries), canonical key (what both sides
+/// agree on) and the MD5 of its checksum text.
+#[derive(Debug, Clone)]
+pub(crate) struct RowDigest {
+    pub key: Vec<String>,
+    pub canon_key: Vec<Option<String>>,
+    pub digest: String,
+}
+
 /// A row of a range: key as transfer text (for later queries), then canonical column texts.
 #[derive(Debug, Clone)]
 pub(crate) struct CanonRow {
@@ -156,14 +165,43 @@ impl<'a> View<'a> {
         Ok(Checksum { count: rows.len() as u64, digest, complete: true })
     }
 
-    /// Every row of `range` in key order.
-    pub async fn rows(&self, range: &KeyRange) -> Result<Vec<CanonRow>, DataError> {
+    /// The digest of every row of `range` (in no particular order): one query returning, per
+    /// row, its key and the MD5 of its checksum text, so a differing range is narrowed down to
+    /// rows without reading their columns.
+    pub async fn row_digests(&self, range: &KeyRange) -> Result<Vec<RowDigest>, DataError> {
         let d = self.db.dialect();
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
-        let sql = format!("{} WHERE {pred} ORDER BY {}", self.select_rows(), order_by(&self.key));
-        let rows = self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("read rows"))?;
-        Ok(self.split_rows(rows))
+        let row = check_row(d, &self.check);
+        let mut select: Vec<String> = self
+            .key_idx
+            .iter()
+            .zip(&self.key)
+            .map(|(&i, (e, _))| d.transfer(self.cols[i].0, e))
+            .collect();
+        select.extend(self.key_idx.iter().map(|&i| d.canon(self.cols[i].0, &self.cols[i].1)));
+        let hashed = d.md5(&row);
+        select.push(hashed.clone().unwrap_or(row));
+        let sql = format!("SELECT {} FROM {} WHERE {pred}", aliased(&select), self.table);
+        let rows =
+            self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("read row digests"))?;
+        let k = self.key_idx.len();
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let text = r.pop().flatten().unwrap_or_default();
+                let canon_key = r.split_off(k.min(r.len()));
+                let digest = match hashed {
+                    Some(_) => text,
+                    None => hex(&Md5::digest(text.as_bytes())),
+                };
+                RowDigest {
+                    key: r.into_iter().map(Option::unwrap_or_default).collect(),
+                    canon_key,
+                    digest,
+                }
+            })
+            .collect())
     }
 
     /// The rows with these keys (transfer text), in no particular order.
