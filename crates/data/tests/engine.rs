@@ -8,6 +8,8 @@ mod util;
 
 #[path = "cases/capture.rs"]
 mod capture;
+#[path = "cases/forms.rs"]
+mod forms;
 #[path = "cases/repair.rs"]
 mod repair;
 #[path = "cases/stored.rs"]

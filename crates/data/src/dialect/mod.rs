@@ -265,3 +265,53 @@ fn quote_with(ident: &str, q: char) -> String {
     s.push(q);
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(src: (Engine, &str), tgt: (Engine, &str)) -> CheckForm {
+        use crate::types::shape;
+        check_form((src.0, shape(src.0, src.1)), (tgt.0, shape(tgt.0, tgt.1)), true)
+    }
+
+    #[test]
+    fn agreeing_declared_types_get_the_cheaper_forms() {
+        let (my, pg) = (Engine::MySql, Engine::Postgres);
+        assert_eq!(form((my, "bigint(20)"), (pg, "bigint")), CheckForm::Digits);
+        assert_eq!(form((my, "int(11)"), (pg, "integer")), CheckForm::Digits);
+        assert_eq!(
+            form((my, "decimal(12,4)"), (pg, "numeric(12,4)")),
+            CheckForm::Decimal { trim: false }
+        );
+        assert_eq!(
+            form((my, "decimal(12,4)"), (pg, "numeric(14,6)")),
+            CheckForm::Decimal { trim: true }
+        );
+        let iso = form((my, "datetime(6)"), (pg, "timestamp(6) without time zone"));
+        assert_eq!(iso, CheckForm::IsoTimestamp);
+        assert_eq!(
+            form((my, "datetime(3)"), (pg, "timestamp without time zone")),
+            CheckForm::IsoTimestamp
+        );
+        let back = form((pg, "numeric(10,2)"), (my, "decimal(10,2)"));
+        assert_eq!(back, CheckForm::Decimal { trim: false });
+    }
+
+    #[test]
+    fn other_pairs_keep_the_canonical_text() {
+        let (my, pg, lite) = (Engine::MySql, Engine::Postgres, Engine::Sqlite);
+        // Types that differ in kind, an unconstrained numeric, a zoned timestamp, text, SQLite.
+        assert_eq!(form((my, "int(11)"), (pg, "numeric(12,2)")), CheckForm::Canon);
+        assert_eq!(form((my, "decimal(12,4)"), (pg, "numeric")), CheckForm::Canon);
+        assert_eq!(
+            form((my, "datetime(6)"), (pg, "timestamp(6) with time zone")),
+            CheckForm::Canon
+        );
+        assert_eq!(form((my, "varchar(100)"), (pg, "text")), CheckForm::Canon);
+        assert_eq!(form((lite, "INTEGER"), (pg, "bigint")), CheckForm::Canon);
+        // A transformed, constant or SQL value is never taken as the column's own text.
+        let int = (Engine::MySql, Shape::Int);
+        assert_eq!(check_form(int, (pg, Shape::Int), false), CheckForm::Canon);
+    }
+}
