@@ -47,6 +47,20 @@ pub(crate) fn quick_verify() -> VerifyOptions {
     }
 }
 
+/// A backfill of domain `d`: no rate limit, throttle, locking read or delay.
+pub(crate) fn plain_backfill(chunk_rows: u64, workers: usize) -> BackfillOptions {
+    BackfillOptions {
+        domain: "d".into(),
+        chunk_rows,
+        rate_rows_per_second: None,
+        workers,
+        dry_run: false,
+        lock_source_rows: false,
+        throttle: None,
+        write_delay: None,
+    }
+}
+
 fn chinook_plan(schema: &str) -> String {
     let mut s = String::from("source = \"mysql://unused\"\ntarget = \"postgres://unused\"\n");
     let tables: [(&str, &str, &str); 11] = [
@@ -223,17 +237,7 @@ async fn verify_finds_exactly_100_planted_differences() {
     pg.exec(ITEMS_TARGET).await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 300,
-        rate_rows_per_second: None,
-        workers: 2,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
-    backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
+    backfill(&my.db, &pg.db, &tables, &plain_backfill(300, 2), &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
     assert!(
         clean.is_equal(),

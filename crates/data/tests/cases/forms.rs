@@ -3,11 +3,11 @@
 //! own text, the others over the canonical text, and both kinds still find exactly the planted
 //! differences, with equal data hashing equal across MariaDB and PostgreSQL.
 
-use super::{data_config, quick_verify};
+use super::{data_config, plain_backfill, quick_verify};
 use crate::util::{MyDatabase, PgSchema};
 use ficus_data::dialect::CheckForm;
 use ficus_data::verify::DiffKind;
-use ficus_data::{BackfillOptions, Progress, VerifyOptions, backfill, resolve_tables, verify};
+use ficus_data::{Progress, VerifyOptions, backfill, resolve_tables, verify};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -93,16 +93,7 @@ async fn agreeing_types_are_checksummed_cheaply_and_differences_still_found() {
         ("zoned", CheckForm::Canon),
     ];
     assert_eq!(forms, expected.into_iter().collect());
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 250,
-        rate_rows_per_second: None,
-        workers: 2,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = plain_backfill(250, 2);
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     // Two ways down to rows: bisection to small leaves, and row digests of whole chunks.
     let direct = VerifyOptions {
