@@ -6,7 +6,7 @@ use crate::db::Db;
 use crate::dialect::{CheckForm, check_form};
 use crate::error::{DataError, Side};
 use crate::introspect::{ColumnInfo, columns};
-use crate::types::{Class, Shape, shape};
+use crate::types::{Class, Shape};
 use ficus_model::mapping::{ColumnMapping, ColumnValue, RenameRule, TableMapping, Transform};
 
 /// One target column of a resolved table.
@@ -165,7 +165,7 @@ fn column(
     origin: Option<(String, Transform)>,
     source_shape: Shape,
 ) -> ResolvedColumn {
-    let target_shape = shape(target.engine(), &t.declared);
+    let target_shape = t.shape(target.engine());
     let plain = source_shape != Shape::Other;
     ResolvedColumn {
         target: t.name.clone(),
@@ -213,7 +213,7 @@ fn resolve(
                 used_sources.push(s.name.clone());
                 origin = Some((s.name.clone(), transform.clone()));
                 if *transform == Transform::None {
-                    source_shape = shape(source.engine(), &s.declared);
+                    source_shape = s.shape(source.engine());
                 }
                 sd.transform(transform, &sd.quote(&s.name))
             }
@@ -245,7 +245,7 @@ fn resolve(
             let t = tgt_col(&name).map_err(|_| {
                 err(format!("source column {:?} becomes {name:?}, which {} does not have; map it under columns or list it in exclude", s.name, m.target))
             })?;
-            let source_shape = shape(source.engine(), &s.declared);
+            let source_shape = s.shape(source.engine());
             let origin = Some((s.name.clone(), Transform::None));
             cols.push(column(source, target, t, sd.quote(&s.name), origin, source_shape));
         }

@@ -106,6 +106,9 @@ pub enum Shape {
         /// Declared fractional digits of a second (0–6).
         precision: u32,
     },
+    /// A MariaDB/MySQL text column in `utf8mb4`: its bytes already are the UTF-8 of the
+    /// canonical text, so no conversion is needed ([`crate::introspect::ColumnInfo::shape`]).
+    Utf8Text,
     /// Anything else (SQLite types, unconstrained `numeric`, `timestamp with time zone`, …).
     #[default]
     Other,

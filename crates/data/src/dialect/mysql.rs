@@ -118,6 +118,8 @@ impl Dialect for MySql {
     fn check_text(&self, form: CheckForm, shape: Shape, class: Class, e: &str) -> String {
         let own = format!("CAST({e} AS CHAR)");
         match (form, shape) {
+            // The canonical text of utf8mb4 text is the column itself (no CONVERT).
+            (CheckForm::Canon, Shape::Utf8Text) if class == Class::Text => e.to_owned(),
             (CheckForm::Canon, _) => self.canon(class, e),
             // A fixed-width fraction loses its trailing zeros (and a bare point); a type
             // without fraction has no point, and its zeros are digits to keep.
