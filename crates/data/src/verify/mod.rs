@@ -1,9 +1,11 @@
 //! Verify: proves source and target hold the same rows. Per table, the source's key space is
-//! cut into chunks; both databases checksum each chunk (count + sum of row hashes, computed
-//! inside the database); a differing chunk is bisected into sub-ranges down to a few hundred
-//! rows, whose canonical rows are compared in Rust. Differences found are *suspects*: after
-//! `recheck_delay` they are read again and only those still differing are reported (in key order), so lag is
-//! not called drift. Method: reladiff/data-diff's checksum-and-bisect.
+//! cut into chunks; both databases checksum each chunk (count + one MD5 of the chunk's rows
+//! concatenated in key order, computed inside the database; see `side.rs`); a differing chunk is
+//! bisected into sub-ranges down to at most `leaf_rows` rows, whose rows are matched by
+//! per-row digests. Differences found are *suspects*: after `recheck_delay` they are read
+//! again, whole, and only those still differing are reported (in key order), so lag is not
+//! called drift. Method: reladiff/data-diff's checksum-and-bisect, hashing chunks instead of
+//! rows.
 
 mod chunks;
 mod report;
