@@ -6,7 +6,7 @@
 //! into a form every target parses (see [`dialect`]), so no row is decoded into Rust types on
 //! the copy path. Verify renders both sides into one checksum text per row (canonical, or each
 //! engine's own text where both declared types agree) and hashes each chunk inside each
-//! database (see [`verify`]).
+//! database (see [`mod@verify`]).
 
 pub mod backfill;
 pub mod capture;

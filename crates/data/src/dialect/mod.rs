@@ -128,7 +128,7 @@ pub trait Dialect: Sync + Send {
     }
 
     /// The MD5 of a text expression as 32 lower-case hex digits; `None` when the engine has no
-    /// MD5 ([`crate::verify`] then hashes the fetched text the same way).
+    /// MD5 ([`mod@crate::verify`] then hashes the fetched text the same way).
     fn md5(&self, expr: &str) -> Option<String> {
         let _ = expr;
         None
@@ -138,7 +138,7 @@ pub trait Dialect: Sync + Send {
     /// (32 lower-case hex digits, NULL for no rows) of their `row` texts concatenated in key
     /// order (`order`, an `ORDER BY` list), and `1` when the concatenation was cut short by a
     /// length limit (the digest then proves nothing), else `0`. `None` when the engine has no
-    /// MD5: [`crate::verify`] then hashes the fetched row texts the same way.
+    /// MD5: [`mod@crate::verify`] then hashes the fetched row texts the same way.
     fn chunk_digest(&self, row: &str, table: &str, pred: &str, order: &str) -> Option<String> {
         let _ = (row, table, pred, order);
         None
