@@ -137,10 +137,18 @@ pub trait Dialect: Sync + Send {
     /// A query returning one row for the rows of `table` matching `pred`: their count, the MD5
     /// (32 lower-case hex digits, NULL for no rows) of their `row` texts concatenated in key
     /// order (`order`, an `ORDER BY` list), and `1` when the concatenation was cut short by a
-    /// length limit (the digest then proves nothing), else `0`. `None` when the engine has no
-    /// MD5: [`mod@crate::verify`] then hashes the fetched row texts the same way.
-    fn chunk_digest(&self, row: &str, table: &str, pred: &str, order: &str) -> Option<String> {
-        let _ = (row, table, pred, order);
+    /// length limit (the digest then proves nothing), else `0` — checked only when `find_cut`
+    /// (a cut digest can match only another cut one, from the same engine). `None` when the
+    /// engine has no MD5: [`mod@crate::verify`] then hashes the fetched row texts the same way.
+    fn chunk_digest(
+        &self,
+        row: &str,
+        table: &str,
+        pred: &str,
+        order: &str,
+        find_cut: bool,
+    ) -> Option<String> {
+        let _ = (row, table, pred, order, find_cut);
         None
     }
 

@@ -136,7 +136,14 @@ impl Dialect for Postgres {
 
     /// The count and the MD5 of the rows' texts aggregated from a subquery in key order (the
     /// order `string_agg` sees); never cut short (a text over 1 GB fails the query instead).
-    fn chunk_digest(&self, row: &str, table: &str, pred: &str, order: &str) -> Option<String> {
+    fn chunk_digest(
+        &self,
+        row: &str,
+        table: &str,
+        pred: &str,
+        order: &str,
+        _find_cut: bool,
+    ) -> Option<String> {
         Some(format!(
             "SELECT CAST(count(*) AS text), md5(string_agg(r, '')), '0' \
              FROM (SELECT {row} AS r FROM {table} WHERE {pred} ORDER BY {order}) AS c"

@@ -66,7 +66,9 @@ pub async fn verify(
     let start = Instant::now();
     let mut out = Vec::with_capacity(tables.len());
     for t in tables {
-        out.push(table(View::source(source, t), View::target(target, t), t, opts).await?);
+        let (src, tgt) =
+            (View::source(source, t).against(target), View::target(target, t).against(source));
+        out.push(table(src, tgt, t, opts).await?);
     }
     Ok(VerifyReport { tables: out, seconds: start.elapsed().as_secs_f64() })
 }

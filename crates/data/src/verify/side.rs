@@ -30,6 +30,9 @@ pub(crate) struct View<'a> {
     check: Vec<CheckColumn>,
     key_idx: Vec<usize>,
     filter: Option<String>,
+    /// The other side can cut its chunk digests too (both MariaDB/MySQL), so a cut must be
+    /// found ([`crate::dialect::Dialect::chunk_digest`]).
+    find_cut: bool,
 }
 
 /// Row count and digest of a range (`None` digest for no rows).
@@ -86,6 +89,7 @@ impl<'a> View<'a> {
                 .collect(),
             key_idx: t.key.iter().map(|k| k.index).collect(),
             filter: t.filter.clone(),
+            find_cut: true,
         }
     }
 
@@ -110,7 +114,15 @@ impl<'a> View<'a> {
                 .collect(),
             key_idx: t.key.iter().map(|k| k.index).collect(),
             filter: None,
+            find_cut: true,
         }
+    }
+
+    /// This view compared with a table in `other`: whether cut chunk digests must be found
+    /// depends on the other side's engine.
+    pub fn against(mut self, other: &Db) -> View<'a> {
+        self.find_cut = other.engine() == ficus_model::mapping::Engine::MySql;
+        self
     }
 
     fn err(&self, doing: &str) -> impl FnOnce(sqlx::Error) -> DataError {
@@ -124,7 +136,7 @@ impl<'a> View<'a> {
         let pred = q.range(&self.key, range, self.filter.as_deref());
         let row = check_row(d, &self.check);
         let order = order_by(&self.key);
-        if let Some(sql) = d.chunk_digest(&row, &self.table, &pred, &order) {
+        if let Some(sql) = d.chunk_digest(&row, &self.table, &pred, &order, self.find_cut) {
             let rows = match self.db.fetch_texts(&sql, &q.params).await {
                 Ok(rows) => rows,
                 // PostgreSQL: a chunk's text over 1 GB (program_limit_exceeded); count only.
