@@ -134,21 +134,14 @@ pub trait Dialect: Sync + Send {
         None
     }
 
-    /// A query returning one row for the rows of `table` matching `pred`: their count, the MD5
-    /// (32 lower-case hex digits, NULL for no rows) of their `row` texts concatenated in key
-    /// order (`order`, an `ORDER BY` list), and `1` when the concatenation was cut short by a
-    /// length limit (the digest then proves nothing), else `0` — checked only when `find_cut`
-    /// (a cut digest can match only another cut one, from the same engine). `None` when the
-    /// engine has no MD5: [`mod@crate::verify`] then hashes the fetched row texts the same way.
-    fn chunk_digest(
-        &self,
-        row: &str,
-        table: &str,
-        pred: &str,
-        order: &str,
-        find_cut: bool,
-    ) -> Option<String> {
-        let _ = (row, table, pred, order, find_cut);
+    /// A query returning one row for the rows of `c.table` matching `c.pred`: their count, the
+    /// MD5 (32 lower-case hex digits, NULL for no rows) of their `c.row` texts concatenated in
+    /// key order (`c.order`), and `1` when the concatenation was cut short by a length limit
+    /// (the digest then proves nothing), else `0` — checked only when `c.find_cut` (a cut
+    /// digest can match only another cut one, from the same engine). `None` when the engine
+    /// has no MD5: [`mod@crate::verify`] then hashes the fetched row texts the same way.
+    fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {
+        let _ = c;
         None
     }
 
@@ -217,6 +210,21 @@ pub fn check_form(source: (Engine, Shape), target: (Engine, Shape), plain: bool)
         (Shape::Timestamp { .. }, Shape::Timestamp { .. }) => CheckForm::IsoTimestamp,
         _ => CheckForm::Canon,
     }
+}
+
+/// The parts of a chunk checksum query ([`Dialect::chunk_digest`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkSql<'a> {
+    /// A row's checksum text ([`check_row`]).
+    pub row: &'a str,
+    /// The quoted table.
+    pub table: &'a str,
+    /// The chunk's predicate (its key range and the filter).
+    pub pred: &'a str,
+    /// The key's `ORDER BY` list.
+    pub order: &'a str,
+    /// Whether a digest cut by a length limit must be reported.
+    pub find_cut: bool,
 }
 
 /// One column of a checksummed row: class, expression on this side, form and this side's shape.

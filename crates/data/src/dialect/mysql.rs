@@ -1,7 +1,7 @@
 //! MariaDB/MySQL SQL. Connections run with `time_zone = '+00:00'` and `utf8mb4`, so `TIMESTAMP`
 //! columns read in UTC and 4-byte characters survive.
 
-use super::{CheckForm, Dialect, quote_with};
+use super::{CheckForm, ChunkSql, Dialect, quote_with};
 use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Engine};
 
@@ -141,16 +141,10 @@ impl Dialect for MySql {
     /// was cut: at `group_concat_max_len` or `max_allowed_packet`, whichever is less, on a
     /// character boundary (so up to 3 bytes short of it). Finding it costs a derived table
     /// (≈ 6 % more CPU), so it is skipped against other engines, which never cut.
-    fn chunk_digest(
-        &self,
-        row: &str,
-        table: &str,
-        pred: &str,
-        _order: &str,
-        find_cut: bool,
-    ) -> Option<String> {
+    fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {
+        let (row, table, pred) = (c.row, c.table, c.pred);
         let concat = format!("GROUP_CONCAT({row} SEPARATOR '')");
-        Some(if find_cut {
+        Some(if c.find_cut {
             format!(
                 "SELECT CAST(n AS CHAR), MD5(g), \
                  CAST(COALESCE(LENGTH(g) + 3 >= LEAST(@@group_concat_max_len, @@max_allowed_packet), 0) AS CHAR) \

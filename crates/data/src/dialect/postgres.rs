@@ -1,6 +1,6 @@
 //! PostgreSQL SQL. Connections run with `TimeZone=UTC`, so zone-aware timestamps render in UTC.
 
-use super::{CheckForm, Dialect, quote_with};
+use super::{CheckForm, ChunkSql, Dialect, quote_with};
 use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Engine};
 
@@ -136,14 +136,8 @@ impl Dialect for Postgres {
 
     /// The count and the MD5 of the rows' texts aggregated from a subquery in key order (the
     /// order `string_agg` sees); never cut short (a text over 1 GB fails the query instead).
-    fn chunk_digest(
-        &self,
-        row: &str,
-        table: &str,
-        pred: &str,
-        order: &str,
-        _find_cut: bool,
-    ) -> Option<String> {
+    fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {
+        let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
         Some(format!(
             "SELECT CAST(count(*) AS text), md5(string_agg(r, '')), '0' \
              FROM (SELECT {row} AS r FROM {table} WHERE {pred} ORDER BY {order}) AS c"

@@ -10,7 +10,7 @@
 //! checksum texts are fetched in key order and hashed here.
 
 use crate::db::{Db, TextRow};
-use crate::dialect::{CheckColumn, check_row};
+use crate::dialect::{CheckColumn, ChunkSql, check_row};
 use crate::error::{DataError, Side};
 use crate::keyset::{KeyRange, Query, aliased, order_by};
 use crate::resolve::ResolvedTable;
@@ -136,7 +136,14 @@ impl<'a> View<'a> {
         let pred = q.range(&self.key, range, self.filter.as_deref());
         let row = check_row(d, &self.check);
         let order = order_by(&self.key);
-        if let Some(sql) = d.chunk_digest(&row, &self.table, &pred, &order, self.find_cut) {
+        let c = ChunkSql {
+            row: &row,
+            table: &self.table,
+            pred: &pred,
+            order: &order,
+            find_cut: self.find_cut,
+        };
+        if let Some(sql) = d.chunk_digest(&c) {
             let rows = match self.db.fetch_texts(&sql, &q.params).await {
                 Ok(rows) => rows,
                 // PostgreSQL: a chunk's text over 1 GB (program_limit_exceeded); count only.
