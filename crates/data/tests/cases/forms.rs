@@ -175,3 +175,62 @@ async fn agreeing_types_are_checksummed_cheaply_and_differences_still_found() {
     pg.drop().await;
     my.drop().await;
 }
+
+/// A chunk whose concatenated rows pass MariaDB's `GROUP_CONCAT` cap (`max_allowed_packet`,
+/// 16 MiB by default) is cut there; a cut digest never passes for equal, so a change in the
+/// rows beyond the cut is still found — MariaDB → MariaDB (both sides cut the same way) and
+/// MariaDB → PostgreSQL.
+#[tokio::test]
+async fn rows_beyond_a_cut_group_concat_are_still_compared() {
+    let my = MyDatabase::new().await;
+    let other = MyDatabase::new().await;
+    let pg = PgSchema::new().await;
+    let wide = "CREATE TABLE wide (id BIGINT NOT NULL PRIMARY KEY, body LONGTEXT NOT NULL) \
+                CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
+    for db in [&my.db, &other.db] {
+        db.execute(wide, &[]).await.unwrap();
+    }
+    // 400 rows of ≈ 60 KB: 24 MB in one chunk.
+    my.db
+        .execute(
+            "INSERT INTO wide SELECT seq, REPEAT(CONCAT('row ', seq, ' 😀 '), 5000) FROM seq_1_to_400",
+            &[],
+        )
+        .await
+        .unwrap();
+    pg.exec("CREATE TABLE {schema}.wide (id bigint NOT NULL PRIMARY KEY, body text NOT NULL)")
+        .await;
+    let one_chunk = VerifyOptions {
+        chunk_rows: 400,
+        recheck_delay: Duration::from_millis(50),
+        ..VerifyOptions::default()
+    };
+    let targets: [(&ficus_data::Db, String, &str); 2] = [
+        (&other.db, "wide".to_owned(), "CONCAT(body, '!')"),
+        (&pg.db, format!("{}.wide", pg.name), "body || '!'"),
+    ];
+    for (target, name, changed) in targets {
+        let cfg = data_config(&format!(
+            "source = \"mysql://unused\"\ntarget = \"mysql://unused\"\n\
+             [[domains.d.data.tables]]\nsource = \"wide\"\ntarget = \"{name}\"\nkey = [\"id\"]\n"
+        ));
+        let tables = resolve_tables(&my.db, target, &cfg.tables).await.unwrap();
+        backfill(&my.db, target, &tables, &plain_backfill(50, 1), &Progress::default())
+            .await
+            .unwrap();
+        let clean = verify(&my.db, target, &tables, &one_chunk).await.unwrap();
+        assert!(clean.is_equal(), "{}", clean.to_text());
+        // Only a row far beyond the first 16 MiB of the chunk changes.
+        target
+            .execute(&format!("UPDATE {name} SET body = {changed} WHERE id = 390"), &[])
+            .await
+            .unwrap();
+        let report = verify(&my.db, target, &tables, &one_chunk).await.unwrap();
+        let keys: Vec<&str> =
+            report.tables[0].differences.iter().map(|d| d.key[0].as_str()).collect();
+        assert_eq!(keys, ["390"], "{}", report.to_text());
+    }
+    pg.drop().await;
+    other.drop().await;
+    my.drop().await;
+}
