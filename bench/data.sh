@@ -19,6 +19,10 @@ CHUNK_ROWS=${CHUNK_ROWS:-10000}
 WORKERS=${WORKERS:-4}
 # reladiff over every column takes minutes here (each emoji row differs for it); 0 skips it.
 RELADIFF_ALL_COLUMNS=${RELADIFF_ALL_COLUMNS:-1}
+# all: copies and compares; verify: only the compares (one untimed ficus backfill fills the target).
+ONLY=${ONLY:-all}
+# Path to another ficus binary (e.g. a build of an older commit) whose verify is timed too.
+VERIFY_BASE=${VERIFY_BASE:-}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$repo/target/bench-venv}
@@ -46,7 +50,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- tools -----------------------------------------------------------------------------------
-if ! command -v pgloader >/dev/null; then
+if [ "$ONLY" = all ] && ! command -v pgloader >/dev/null; then
   log "installing pgloader (apt-get)"
   sudo_=; [ "$(id -u)" = 0 ] || sudo_=sudo
   $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgloader >/dev/null ||
@@ -147,12 +151,21 @@ LOAD
 
 # --- copy: interleaved rounds ------------------------------------------------------------------
 : >"$tmp/pipe"; : >"$tmp/ficus_idx"; : >"$tmp/pgloader"; : >"$tmp/ficus_noidx"
-for r in $(seq 1 "$ROUNDS"); do
+if [ "$ONLY" = verify ]; then
+  log "ONLY=verify: copies not timed; one ficus backfill into bench_rows"
+  run_ficus bench_rows >/dev/null
+  ROUNDS_COPY=0
+else
+  ROUNDS_COPY=$ROUNDS
+fi
+for r in $(seq 1 "$ROUNDS_COPY"); do
   a=$(run_pipe); b=$(run_ficus t_idx); c=$(run_pgloader); d=$(run_ficus bench_rows)
   log "round $r: pipe ${a}s, ficus(same target) ${b}s, pgloader ${c}s, ficus(no secondary index) ${d}s"
   echo "$a" >>"$tmp/pipe"; echo "$b" >>"$tmp/ficus_idx"; echo "$c" >>"$tmp/pgloader"; echo "$d" >>"$tmp/ficus_noidx"
 done
-pipe=$(median <"$tmp/pipe"); fi_idx=$(median <"$tmp/ficus_idx"); pgl=$(median <"$tmp/pgloader"); fi_no=$(median <"$tmp/ficus_noidx")
+if [ "$ROUNDS_COPY" -gt 0 ]; then
+  pipe=$(median <"$tmp/pipe"); fi_idx=$(median <"$tmp/ficus_idx"); pgl=$(median <"$tmp/pgloader"); fi_no=$(median <"$tmp/ficus_noidx")
+fi
 
 # --- verify: 100 planted differences in the last ficus copy (bench_rows) ----------------------
 # 25 missing, 25 extra, 50 changed (15 names, 15 amounts at the 4th decimal, 10 timestamps by one
@@ -193,19 +206,33 @@ for r in $(seq 1 "$ROUNDS"); do
   vf_found=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sum(len(t['differences']) for t in r['tables']))" "$tmp/verify.json")
   log "round $r: reladiff all columns ${rd}s ($rd_found rows differ), reladiff without name ${rn}s ($rn_found rows differ), ficus verify ${vf}s ($vf_found rows differ)"
   echo "$rd" >>"$tmp/reladiff"; echo "$rn" >>"$tmp/reladiff_noname"; echo "$vf" >>"$tmp/verify"
+  if [ -n "$VERIFY_BASE" ]; then
+    t0=$(now)
+    "$VERIFY_BASE" verify bench -c "$tmp/ficus.toml" --recheck-delay 0s --no-store -o json >"$tmp/verify_base.json" || [ $? = 3 ]
+    vb=$(secs "$t0" "$(now)")
+    vb_found=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sum(len(t['differences']) for t in r['tables']))" "$tmp/verify_base.json")
+    log "round $r: ficus verify of VERIFY_BASE ${vb}s ($vb_found rows differ)"
+    echo "$vb" >>"$tmp/verify_base"
+  fi
 done
 rd=$(median <"$tmp/reladiff"); rn=$(median <"$tmp/reladiff_noname"); vf=$(median <"$tmp/verify")
 fastest_rd=$(awk -v a="$rd" -v b="$rn" 'BEGIN { print (a < b ? a : b) }')
 
 # --- report ----------------------------------------------------------------------------------
 log ""
+if [ "$ROUNDS_COPY" -gt 0 ]; then
 log "copy of $ROWS rows (median of $ROUNDS):"
 log "  pipe (mariadb --batch | psql COPY), target with 2 secondary indexes: ${pipe}s, $(rate "$pipe") rows/s"
 log "  ficus backfill, same target:                                    ${fi_idx}s, $(rate "$fi_idx") rows/s = $(ratio "$pipe" "$fi_idx") x pipe (target >= 0.80)"
 log "  pgloader, target without secondary indexes:                     ${pgl}s, $(rate "$pgl") rows/s"
 log "  ficus backfill, same target as pgloader:                        ${fi_no}s, $(rate "$fi_no") rows/s = $(ratio "$pgl" "$fi_no") x pgloader (target >= 2)"
+fi
 log "compare with $planted planted differences (median of $ROUNDS):"
 log "  reladiff, all columns:           ${rd}s, found $rd_found (its MySQL connection is utf8mb3: 4-byte characters read as '?')"
 log "  reladiff, without the emoji column: ${rn}s, found $rn_found (name differences invisible)"
 log "  ficus verify (--recheck-delay 0s): ${vf}s, found $vf_found = $(ratio "$fastest_rd" "$vf") x faster than the faster reladiff run (target >= 4, exactly $planted found)"
+if [ -n "$VERIFY_BASE" ]; then
+  vb=$(median <"$tmp/verify_base")
+  log "  ficus verify of VERIFY_BASE:     ${vb}s = $(ratio "$fastest_rd" "$vb") x faster than the faster reladiff run; this build $(ratio "$vb" "$vf") x faster than it"
+fi
 log "results saved in $results"

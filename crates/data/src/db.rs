@@ -17,6 +17,11 @@ pub type TextRow = Vec<Option<String>>;
 /// Time to wait for a pooled connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Room for a verify chunk's concatenated rows in `GROUP_CONCAT` (MariaDB/MySQL sessions; the
+/// server's `max_allowed_packet`, 16 MiB by default, still caps it): a longer chunk is reported
+/// cut and bisected ([`crate::verify`]).
+const GROUP_CONCAT_MAX_LEN: &str = "SET SESSION group_concat_max_len = 1073741824";
+
 /// A database, with a pool for its engine.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -28,7 +33,8 @@ pub enum Db {
 impl Db {
     /// Connect to `url` (`postgres://`, `postgresql://`, `mysql://`, `mariadb://`, `sqlite:`)
     /// with at most `max_connections` connections. PostgreSQL sessions use `TimeZone=UTC`;
-    /// MariaDB/MySQL sessions `time_zone='+00:00'` and `utf8mb4` (sqlx's defaults).
+    /// MariaDB/MySQL sessions `time_zone='+00:00'` and `utf8mb4` (sqlx's defaults) and
+    /// `group_concat_max_len` = 1 GiB.
     ///
     /// # Errors
     /// [`DataError::Url`] for an unknown scheme or a malformed URL; [`DataError::Sql`] when the
@@ -64,6 +70,12 @@ impl Db {
                 let pool = MySqlPoolOptions::new()
                     .max_connections(max)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(&mut *conn, GROUP_CONCAT_MAX_LEN).await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(opts)
                     .await
                     .map_err(DataError::sql(side, doing))?;

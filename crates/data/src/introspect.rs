@@ -2,7 +2,8 @@
 
 use crate::db::Db;
 use crate::error::{DataError, Side};
-use crate::types::{Class, classify};
+use crate::types::{Class, Shape, classify, shape};
+use ficus_model::mapping::Engine;
 
 /// One column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,24 @@ pub struct ColumnInfo {
     /// The declared type (`format_type()` on PostgreSQL, `COLUMN_TYPE` on MariaDB/MySQL).
     pub declared: String,
     pub class: Class,
+    /// The character set of a MariaDB/MySQL text column (`utf8mb4`, `latin1`…); `None` for
+    /// other columns and engines.
+    pub charset: Option<String>,
+}
+
+impl ColumnInfo {
+    /// The [`Shape`] of this column of `engine`: [`Shape::Utf8Text`] for a MariaDB/MySQL
+    /// `char`/`varchar`/`text` column in `utf8mb4`, else [`shape`] of its declared type.
+    pub fn shape(&self, engine: Engine) -> Shape {
+        let t = self.declared.to_ascii_lowercase();
+        let base = t.split(['(', ' ']).next().unwrap_or("");
+        let text =
+            matches!(base, "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext");
+        if engine == Engine::MySql && text && self.charset.as_deref() == Some("utf8mb4") {
+            return Shape::Utf8Text;
+        }
+        shape(engine, &self.declared)
+    }
 }
 
 /// The columns of `table` (`name` or `schema.name`) in table order; empty when the table does
@@ -26,18 +45,19 @@ pub async fn columns(db: &Db, side: Side, table: &str) -> Result<Vec<ColumnInfo>
     };
     let (sql, params): (&str, Vec<Option<String>>) = match db {
         Db::Postgres(_) => (
-            "SELECT CAST(a.attname AS text), format_type(a.atttypid, a.atttypmod) \
+            "SELECT CAST(a.attname AS text), format_type(a.atttypid, a.atttypmod), NULL \
              FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
              AND NOT a.attisdropped ORDER BY a.attnum",
             vec![Some(db.dialect().table(table))],
         ),
         Db::MySql(_) => (
-            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR) FROM information_schema.COLUMNS \
+            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(CHARACTER_SET_NAME AS CHAR) \
+             FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             vec![schema, Some(name)],
         ),
         Db::Sqlite(_) => (
-            "SELECT name, type FROM pragma_table_info(?1, COALESCE(?2, 'main')) ORDER BY cid",
+            "SELECT name, type, NULL FROM pragma_table_info(?1, COALESCE(?2, 'main')) ORDER BY cid",
             vec![Some(name), schema],
         ),
     };
@@ -52,8 +72,9 @@ pub async fn columns(db: &Db, side: Side, table: &str) -> Result<Vec<ColumnInfo>
             let mut it = r.into_iter();
             let name = it.next().flatten()?;
             let declared = it.next().flatten().unwrap_or_default();
+            let charset = it.next().flatten();
             let class = classify(engine, &declared);
-            Some(ColumnInfo { name, declared, class })
+            Some(ColumnInfo { name, declared, class, charset })
         })
         .collect())
 }

@@ -4,8 +4,9 @@
 //!
 //! Values cross engines as text: each source value is rendered by SQL in the source's dialect
 //! into a form every target parses (see [`dialect`]), so no row is decoded into Rust types on
-//! the copy path. Verify renders both sides into one canonical text per row and hashes it inside
-//! each database (see [`verify`]).
+//! the copy path. Verify renders both sides into one checksum text per row (canonical, or each
+//! engine's own text where both declared types agree) and hashes each chunk inside each
+//! database (see [`mod@verify`]).
 
 pub mod backfill;
 pub mod capture;

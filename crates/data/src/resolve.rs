@@ -3,9 +3,10 @@
 //! (from the target's declared type).
 
 use crate::db::Db;
+use crate::dialect::{CheckForm, check_form};
 use crate::error::{DataError, Side};
 use crate::introspect::{ColumnInfo, columns};
-use crate::types::Class;
+use crate::types::{Class, Shape};
 use ficus_model::mapping::{ColumnMapping, ColumnValue, RenameRule, TableMapping, Transform};
 
 /// One target column of a resolved table.
@@ -20,6 +21,13 @@ pub struct ResolvedColumn {
     pub class: Class,
     /// The source column and transform the value comes from; `None` for a constant or SQL.
     pub origin: Option<(String, Transform)>,
+    /// How verify checksums this column ([`check_form`] of both declared types).
+    pub check: CheckForm,
+    /// The source column's [`Shape`] when the value is that column unchanged, else
+    /// [`Shape::Other`].
+    pub source_shape: Shape,
+    /// The target column's [`Shape`].
+    pub target_shape: Shape,
 }
 
 /// One key column.
@@ -148,6 +156,28 @@ fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
         .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
 }
 
+/// A resolved target column `t` whose value is `source_expr`, with its checksum form.
+fn column(
+    source: &Db,
+    target: &Db,
+    t: &ColumnInfo,
+    source_expr: String,
+    origin: Option<(String, Transform)>,
+    source_shape: Shape,
+) -> ResolvedColumn {
+    let target_shape = t.shape(target.engine());
+    let plain = source_shape != Shape::Other;
+    ResolvedColumn {
+        target: t.name.clone(),
+        source_expr,
+        class: t.class,
+        origin,
+        check: check_form((source.engine(), source_shape), (target.engine(), target_shape), plain),
+        source_shape,
+        target_shape,
+    }
+}
+
 fn resolve(
     source: &Db,
     target: &Db,
@@ -176,11 +206,15 @@ fn resolve(
     for c in &m.columns {
         let t = tgt_col(&c.target)?;
         let mut origin = None;
+        let mut source_shape = Shape::Other;
         let expr = match &c.value {
             ColumnValue::Column { from, transform } => {
                 let s = src_col(from)?;
                 used_sources.push(s.name.clone());
                 origin = Some((s.name.clone(), transform.clone()));
+                if *transform == Transform::None {
+                    source_shape = s.shape(source.engine());
+                }
                 sd.transform(transform, &sd.quote(&s.name))
             }
             ColumnValue::Const(k) => sd.constant(k),
@@ -195,12 +229,7 @@ fn resolve(
                 })?
                 .to_owned(),
         };
-        cols.push(ResolvedColumn {
-            target: t.name.clone(),
-            source_expr: format!("({expr})"),
-            class: t.class,
-            origin,
-        });
+        cols.push(column(source, target, t, format!("({expr})"), origin, source_shape));
     }
     if m.copy_unlisted {
         for s in src_cols {
@@ -216,12 +245,9 @@ fn resolve(
             let t = tgt_col(&name).map_err(|_| {
                 err(format!("source column {:?} becomes {name:?}, which {} does not have; map it under columns or list it in exclude", s.name, m.target))
             })?;
-            cols.push(ResolvedColumn {
-                target: t.name.clone(),
-                source_expr: sd.quote(&s.name),
-                class: t.class,
-                origin: Some((s.name.clone(), Transform::None)),
-            });
+            let source_shape = s.shape(source.engine());
+            let origin = Some((s.name.clone(), Transform::None));
+            cols.push(column(source, target, t, sd.quote(&s.name), origin, source_shape));
         }
     }
     cols.sort_by(|a, b| a.target.cmp(&b.target));

@@ -8,6 +8,8 @@ mod util;
 
 #[path = "cases/capture.rs"]
 mod capture;
+#[path = "cases/forms.rs"]
+mod forms;
 #[path = "cases/repair.rs"]
 mod repair;
 #[path = "cases/stored.rs"]
@@ -42,6 +44,20 @@ pub(crate) fn quick_verify() -> VerifyOptions {
         recheck_delay: Duration::from_millis(50),
         leaf_rows: 64,
         ..VerifyOptions::default()
+    }
+}
+
+/// A backfill of domain `d`: no rate limit, throttle, locking read or delay.
+pub(crate) fn plain_backfill(chunk_rows: u64, workers: usize) -> BackfillOptions {
+    BackfillOptions {
+        domain: "d".into(),
+        chunk_rows,
+        rate_rows_per_second: None,
+        workers,
+        dry_run: false,
+        lock_source_rows: false,
+        throttle: None,
+        write_delay: None,
     }
 }
 
@@ -221,17 +237,7 @@ async fn verify_finds_exactly_100_planted_differences() {
     pg.exec(ITEMS_TARGET).await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 300,
-        rate_rows_per_second: None,
-        workers: 2,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
-    backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
+    backfill(&my.db, &pg.db, &tables, &plain_backfill(300, 2), &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
     assert!(
         clean.is_equal(),

@@ -36,8 +36,12 @@ pub const SHADOW_MAX_EXAMPLES: usize = 500;
 
 /// Rows per backfill chunk: one source read, one target transaction, one checkpoint.
 pub const BACKFILL_CHUNK_ROWS: u64 = 5_000;
-/// Rows per verify chunk: one checksum query per side.
-pub const VERIFY_CHUNK_ROWS: u64 = 10_000;
+/// Rows per verify chunk: one checksum query per side. Small enough that a chunk with
+/// differences costs little to narrow down to rows (measured: 1M rows with 100 differences
+/// spread over 29 chunks of 10,000 verified ≈ 20 % faster at 2,500, equal tables no slower),
+/// and that a chunk's concatenated rows stay under MariaDB's default 16 MiB
+/// `max_allowed_packet` up to ≈ 6 KB per row.
+pub const VERIFY_CHUNK_ROWS: u64 = 2_500;
 /// How long verify waits before re-checking suspect rows (so lag is not called drift).
 pub const VERIFY_RECHECK_DELAY: Duration = Duration::from_secs(2);
 

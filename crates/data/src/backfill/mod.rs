@@ -2,7 +2,7 @@
 //! with its checkpoint in one target transaction, under a shared rows/s limit, with several
 //! workers per table on disjoint key ranges. A run resumes where the checkpoints say.
 
-mod split;
+pub(crate) mod split;
 mod worker;
 
 use crate::checkpoint;

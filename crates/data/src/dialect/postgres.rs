@@ -1,7 +1,7 @@
 //! PostgreSQL SQL. Connections run with `TimeZone=UTC`, so zone-aware timestamps render in UTC.
 
-use super::{Dialect, quote_with};
-use crate::types::Class;
+use super::{CheckForm, ChunkSql, Dialect, quote_with};
+use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Engine};
 
 /// PostgreSQL (9.6+; `trim_scale` needs 13+).
@@ -118,11 +118,29 @@ impl Dialect for Postgres {
         format!("CAST({expr} AS text)")
     }
 
-    /// The last 15 hex digits of the MD5 of the row text as a 60-bit integer, summed (exact,
-    /// `sum(bigint)` is numeric) — reladiff's checksum, `md5_as_int` in its PostgreSQL dialect.
-    fn hash_sum(&self, row_text: &str) -> Option<String> {
+    fn md5(&self, expr: &str) -> Option<String> {
+        Some(format!("md5({expr})"))
+    }
+
+    fn check_text(&self, form: CheckForm, _shape: Shape, class: Class, e: &str) -> String {
+        match form {
+            CheckForm::Canon => self.canon(class, e),
+            CheckForm::Decimal { trim: true } => format!("CAST(trim_scale({e}) AS text)"),
+            // Sessions use DateStyle ISO (sqlx's default), so a `timestamp` prints as
+            // `YYYY-MM-DD HH:MM:SS[.ffffff]` without trailing fractional zeros.
+            CheckForm::Digits | CheckForm::Decimal { trim: false } | CheckForm::IsoTimestamp => {
+                format!("CAST({e} AS text)")
+            }
+        }
+    }
+
+    /// The count and the MD5 of the rows' texts aggregated from a subquery in key order (the
+    /// order `string_agg` sees); never cut short (a text over 1 GB fails the query instead).
+    fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {
+        let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
         Some(format!(
-            "CAST(sum(CAST(CAST(('x' || substr(md5({row_text}), 18)) AS bit(60)) AS bigint)) AS text)"
+            "SELECT CAST(count(*) AS text), md5(string_agg(r, '')), '0' \
+             FROM (SELECT {row} AS r FROM {table} WHERE {pred} ORDER BY {order}) AS c"
         ))
     }
 }

@@ -102,10 +102,6 @@ impl Dialect for Sqlite {
     fn to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS TEXT)")
     }
-
-    fn hash_sum(&self, _row_text: &str) -> Option<String> {
-        None
-    }
 }
 
 fn bool_text(e: &str) -> String {

@@ -40,15 +40,11 @@ pub(super) async fn offset_chunks(
     }
 }
 
-/// Top-level chunks of an integer key: steps of the key span sized so that each holds about
-/// `chunk_rows` source rows on average (the span's density from one `COUNT(*)`).
-pub(super) async fn value_chunks(
-    src: &View<'_>,
-    (min, max): (i128, i128),
-    chunk_rows: u64,
-) -> Result<Vec<KeyRange>, DataError> {
-    let rows = i128::from(src.count().await?.max(1));
+/// Top-level chunks of an integer key: steps of the key span `(min, max)` sized so that each
+/// holds about `chunk_rows` of the table's `rows` on average. No query.
+pub(super) fn value_chunks((min, max): (i128, i128), rows: u64, chunk_rows: u64) -> Vec<KeyRange> {
     let width = max - min + 1;
+    let rows = i128::from(rows.max(1)).min(width.max(1));
     let step = (width * i128::from(chunk_rows.max(1)) / rows).max(1);
     let mut bounds = Vec::new();
     let mut b = min - 1 + step;
@@ -56,7 +52,7 @@ pub(super) async fn value_chunks(
         bounds.push(vec![b.to_string()]);
         b += step;
     }
-    Ok(cut(&KeyRange::default(), bounds))
+    cut(&KeyRange::default(), bounds)
 }
 
 /// Cut `range` at keys of the side holding more rows, found by offset (so extra target rows are

@@ -1,9 +1,11 @@
 //! Verify: proves source and target hold the same rows. Per table, the source's key space is
-//! cut into chunks; both databases checksum each chunk (count + sum of row hashes, computed
-//! inside the database); a differing chunk is bisected into sub-ranges down to a few hundred
-//! rows, whose canonical rows are compared in Rust. Differences found are *suspects*: after
-//! `recheck_delay` they are read again and only those still differing are reported (in key order), so lag is
-//! not called drift. Method: reladiff/data-diff's checksum-and-bisect.
+//! cut into chunks; both databases checksum each chunk (count + one MD5 of the chunk's rows
+//! concatenated in key order, computed inside the database; see `side.rs`); a differing chunk is
+//! bisected into sub-ranges down to at most `leaf_rows` rows, whose rows are matched by
+//! per-row digests. Differences found are *suspects*: after `recheck_delay` they are read
+//! again, whole, and only those still differing are reported (in key order), so lag is not
+//! called drift. Method: reladiff/data-diff's checksum-and-bisect, hashing chunks instead of
+//! rows.
 
 mod chunks;
 mod report;
@@ -12,14 +14,15 @@ pub mod stored;
 
 pub use report::{ColumnDiff, DiffKind, RowDiff, TableVerify, VerifyReport};
 
+use crate::backfill::split::catalogue_rows;
 use crate::db::Db;
 use crate::error::DataError;
 use crate::keyset::KeyRange;
 use crate::resolve::ResolvedTable;
 use chunks::{int_span, offset_chunks, split_by_offset, split_by_value, value_chunks};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use side::{CanonRow, View};
-use std::collections::BTreeMap;
+use side::{CanonRow, RowDigest, View};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 /// How verify runs.
@@ -29,7 +32,8 @@ pub struct VerifyOptions {
     pub chunk_rows: u64,
     /// Wait before re-reading suspect rows.
     pub recheck_delay: Duration,
-    /// A differing range of at most this many rows is compared row by row.
+    /// A differing range of at most this many rows is compared row by row (by row digests;
+    /// the rows that differ are then read whole).
     pub leaf_rows: u64,
     /// Sub-ranges a differing range is cut into.
     pub fan_out: u64,
@@ -42,7 +46,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             chunk_rows: ficus_model::defaults::VERIFY_CHUNK_ROWS,
             recheck_delay: ficus_model::defaults::VERIFY_RECHECK_DELAY,
-            leaf_rows: 4096,
+            leaf_rows: 20_000,
             fan_out: 32,
             concurrency: 4,
         }
@@ -62,7 +66,9 @@ pub async fn verify(
     let start = Instant::now();
     let mut out = Vec::with_capacity(tables.len());
     for t in tables {
-        out.push(table(View::source(source, t), View::target(target, t), t, opts).await?);
+        let (src, tgt) =
+            (View::source(source, t).against(target), View::target(target, t).against(source));
+        out.push(table(src, tgt, t, opts).await?);
     }
     Ok(VerifyReport { tables: out, seconds: start.elapsed().as_secs_f64() })
 }
@@ -79,29 +85,45 @@ async fn table(
     // source's keys.
     let span = int_span(&src, &tgt).await?;
     let chunks = match span {
-        Some(span) => value_chunks(&src, span, opts.chunk_rows).await?,
+        Some(span) => {
+            // The density of the key span: the catalogue's estimate when there is no filter
+            // (a chunk's size only steers the cost), else a count.
+            let estimate = match t.filter {
+                None => catalogue_rows(src.db, t).await.filter(|r| *r >= 1.0),
+                Some(_) => None,
+            };
+            let rows = match estimate {
+                Some(r) => r as u64,
+                None => src.count().await?,
+            };
+            value_chunks(span, rows, opts.chunk_rows)
+        }
         None => offset_chunks(&src, opts.chunk_rows).await?,
     };
-    let sums: Vec<_> = stream::iter(chunks.iter().cloned())
+    // Each chunk is checksummed on both sides at once and, when the two differ, bisected
+    // right away, while the other chunks go on.
+    let results: Vec<_> = stream::iter(chunks.iter().cloned())
         .map(|r| {
             let (src, tgt) = (&src, &tgt);
             async move {
                 let (a, b) = tokio::try_join!(src.checksum(&r), tgt.checksum(&r))?;
-                Ok::<_, DataError>((r, a, b))
+                if a.matches(&b) {
+                    return Ok::<_, DataError>((a.count, b.count, false, Vec::new()));
+                }
+                let diffs = bisect(src, tgt, r, (a.count, b.count), span, opts).await?;
+                Ok((a.count, b.count, true, diffs))
             }
         })
-        .buffered(opts.concurrency.max(1))
+        .buffer_unordered(opts.concurrency.max(1))
         .try_collect()
         .await?;
     let (mut source_rows, mut target_rows, mut differing) = (0, 0, 0);
     let mut suspects = Vec::new();
-    for (range, a, b) in sums {
-        source_rows += a.count;
-        target_rows += b.count;
-        if a != b {
-            differing += 1;
-            suspects.extend(bisect(&src, &tgt, range, (a.count, b.count), span, opts).await?);
-        }
+    for (ns, nt, differs, diffs) in results {
+        source_rows += ns;
+        target_rows += nt;
+        differing += u64::from(differs);
+        suspects.extend(diffs);
     }
     let found = suspects.len();
     let confirmed =
@@ -139,31 +161,38 @@ async fn bisect(
                 None => split_by_offset(src, tgt, &range, (ns, nt), opts.fan_out).await?,
             };
             if parts.len() > 1 {
-                let sums: Vec<_> = stream::iter(parts)
-                    .map(|p| async move {
-                        let (a, b) = tokio::try_join!(src.checksum(&p), tgt.checksum(&p))?;
-                        Ok::<_, DataError>((p, a, b))
-                    })
-                    .buffered(opts.concurrency.max(1))
-                    .try_collect()
-                    .await?;
-                for (p, a, b) in sums {
-                    if a != b {
+                // One part at a time: the top-level chunks already run `concurrency` at once.
+                for p in parts {
+                    let (a, b) = tokio::try_join!(src.checksum(&p), tgt.checksum(&p))?;
+                    if !a.matches(&b) {
                         work.push((p, (a.count, b.count)));
                     }
                 }
                 continue;
             }
         }
-        let (a, b) = tokio::try_join!(src.rows(&range), tgt.rows(&range))?;
-        out.extend(compare(src, tgt, a, b));
+        let (a, b) = tokio::try_join!(src.row_digests(&range), tgt.row_digests(&range))?;
+        out.extend(compare_digests(a, b));
     }
     Ok(out)
 }
 
-/// Match rows by canonical key and report what differs.
-fn compare(src: &View<'_>, tgt: &View<'_>, a: Vec<CanonRow>, b: Vec<CanonRow>) -> Vec<RowDiff> {
-    compare_with(src, tgt, a, b, &[])
+/// Match row digests by canonical key: the keys of rows missing, extra or different (without
+/// their columns, which [`recheck`] reads).
+fn compare_digests(a: Vec<RowDigest>, b: Vec<RowDigest>) -> Vec<RowDiff> {
+    let suspect = |kind, key| RowDiff { kind, key, columns: Vec::new(), target_hash: None };
+    let mut left: HashMap<Vec<Option<String>>, RowDigest> =
+        a.into_iter().map(|r| (r.canon_key.clone(), r)).collect();
+    let mut out = Vec::new();
+    for r in b {
+        match left.remove(&r.canon_key) {
+            None => out.push(suspect(DiffKind::Extra, r.key)),
+            Some(s) if s.digest != r.digest => out.push(suspect(DiffKind::Different, s.key)),
+            Some(_) => {}
+        }
+    }
+    out.extend(left.into_values().map(|s| suspect(DiffKind::Missing, s.key)));
+    out
 }
 
 fn compare_with(

@@ -1,13 +1,16 @@
 //! One side of a comparison: which table, how its key and columns read, and the three queries
 //! verify runs on it (chunk checksum, rows of a range, key at an offset).
 //!
-//! The checksum is reladiff's (and data-diff's before it): per chunk, `COUNT(*)` and the sum of
-//! a 60-bit slice (the last 15 hex digits) of the MD5 of each row's canonical text, computed by
-//! the database. Equal data gives equal sums on every engine because the canonical text is
-//! (see [`crate::dialect`]). SQLite has no MD5: its canonical rows are fetched and hashed here.
+//! A chunk's checksum is its row count and the MD5 of its rows' checksum texts
+//! ([`crate::dialect::check_row`]) concatenated in key order, computed by the database in one
+//! aggregate (`GROUP_CONCAT` / `string_agg`) — one MD5 per chunk instead of reladiff's one per
+//! row. Equal data gives equal digests on every engine because the checksum text is equal for
+//! equal values (see [`crate::dialect`]); rows read in another order only make a chunk look
+//! different, and it is then bisected down to rows compared one by one. SQLite has no MD5: its
+//! checksum texts are fetched in key order and hashed here.
 
 use crate::db::{Db, TextRow};
-use crate::dialect::canon_row;
+use crate::dialect::{CheckColumn, ChunkSql, check_row};
 use crate::error::{DataError, Side};
 use crate::keyset::{KeyRange, Query, aliased, order_by};
 use crate::resolve::ResolvedTable;
@@ -23,15 +26,39 @@ pub(crate) struct View<'a> {
     key: Vec<(String, Class)>,
     /// Canonical inputs per target column: (class, expression on this side).
     cols: Vec<(Class, String)>,
+    /// Checksum inputs per target column.
+    check: Vec<CheckColumn>,
     key_idx: Vec<usize>,
     filter: Option<String>,
+    /// The other side can cut its chunk digests too (both MariaDB/MySQL), so a cut must be
+    /// found ([`crate::dialect::Dialect::chunk_digest`]).
+    find_cut: bool,
 }
 
-/// Row count and hash sum of a range (`None` sum for no rows).
+/// Row count and digest of a range (`None` digest for no rows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Checksum {
     pub count: u64,
-    pub sum: Option<String>,
+    pub digest: Option<String>,
+    /// `false` when the database could not hash the whole range (a length limit): the
+    /// checksum then matches nothing and the range is bisected.
+    pub complete: bool,
+}
+
+impl Checksum {
+    /// Whether two sides' checksums prove their ranges equal.
+    pub fn matches(&self, other: &Checksum) -> bool {
+        self.complete && other.complete && self == other
+    }
+}
+
+/// A row's digest: key as transfer text (for later queries), canonical key (what both sides
+/// agree on) and the MD5 of its checksum text.
+#[derive(Debug, Clone)]
+pub(crate) struct RowDigest {
+    pub key: Vec<String>,
+    pub canon_key: Vec<Option<String>>,
+    pub digest: String,
 }
 
 /// A row of a range: key as transfer text (for later queries), then canonical column texts.
@@ -50,8 +77,19 @@ impl<'a> View<'a> {
             table: t.source_table.clone(),
             key: t.source_key(),
             cols: t.columns.iter().map(|c| (c.class, c.source_expr.clone())).collect(),
+            check: t
+                .columns
+                .iter()
+                .map(|c| CheckColumn {
+                    class: c.class,
+                    expr: c.source_expr.clone(),
+                    form: c.check,
+                    shape: c.source_shape,
+                })
+                .collect(),
             key_idx: t.key.iter().map(|k| k.index).collect(),
             filter: t.filter.clone(),
+            find_cut: true,
         }
     }
 
@@ -64,48 +102,125 @@ impl<'a> View<'a> {
             table: t.target_table.clone(),
             key: t.target_key(db),
             cols: t.columns.iter().map(|c| (c.class, d.quote(&c.target))).collect(),
+            check: t
+                .columns
+                .iter()
+                .map(|c| CheckColumn {
+                    class: c.class,
+                    expr: d.quote(&c.target),
+                    form: c.check,
+                    shape: c.target_shape,
+                })
+                .collect(),
             key_idx: t.key.iter().map(|k| k.index).collect(),
             filter: None,
+            find_cut: true,
         }
+    }
+
+    /// This view compared with a table in `other`: whether cut chunk digests must be found
+    /// depends on the other side's engine.
+    pub fn against(mut self, other: &Db) -> View<'a> {
+        self.find_cut = other.engine() == ficus_model::mapping::Engine::MySql;
+        self
     }
 
     fn err(&self, doing: &str) -> impl FnOnce(sqlx::Error) -> DataError {
         DataError::sql(self.side, format!("{doing} ({})", self.name))
     }
 
-    /// Count and hash sum of the rows in `range`.
+    /// Count and digest of the rows in `range`.
     pub async fn checksum(&self, range: &KeyRange) -> Result<Checksum, DataError> {
         let d = self.db.dialect();
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
-        let row = canon_row(d, &self.cols);
-        if let Some(sum) = d.hash_sum(&row) {
-            let sql =
-                format!("SELECT {}, {sum} FROM {} WHERE {pred}", d.to_text("COUNT(*)"), self.table);
-            let rows =
-                self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
+        let row = check_row(d, &self.check);
+        let order = order_by(&self.key);
+        let c = ChunkSql {
+            row: &row,
+            table: &self.table,
+            pred: &pred,
+            order: &order,
+            find_cut: self.find_cut,
+        };
+        if let Some(sql) = d.chunk_digest(&c) {
+            let rows = match self.db.fetch_texts(&sql, &q.params).await {
+                Ok(rows) => rows,
+                // PostgreSQL: a chunk's text over 1 GB (program_limit_exceeded); count only.
+                Err(e) if sql_state(&e).as_deref() == Some("54000") => {
+                    let sql = format!(
+                        "SELECT {} FROM {} WHERE {pred}",
+                        d.to_text("COUNT(*)"),
+                        self.table
+                    );
+                    let rows = self
+                        .db
+                        .fetch_texts(&sql, &q.params)
+                        .await
+                        .map_err(self.err("count a chunk"))?;
+                    let count = rows
+                        .first()
+                        .and_then(|r| r.first().cloned().flatten())
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0);
+                    return Ok(Checksum { count, digest: None, complete: false });
+                }
+                Err(e) => return Err(self.err("checksum a chunk")(e)),
+            };
             let mut it = rows.into_iter().next().unwrap_or_default().into_iter();
             let count = it.next().flatten().and_then(|c| c.parse().ok()).unwrap_or(0);
-            return Ok(Checksum { count, sum: it.next().flatten() });
+            let digest = it.next().flatten();
+            let cut = it.next().flatten().is_some_and(|c| c != "0");
+            return Ok(Checksum { count, digest, complete: !cut });
         }
-        let sql = format!("SELECT {row} FROM {} WHERE {pred}", self.table);
+        let sql = format!("SELECT {row} FROM {} WHERE {pred} ORDER BY {order}", self.table);
         let rows =
             self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
-        let mut sum: u128 = 0;
+        let mut md5 = Md5::new();
         for r in &rows {
-            sum += u128::from(row_hash(r.first().cloned().flatten().as_deref().unwrap_or("")));
+            md5.update(r.first().cloned().flatten().unwrap_or_default().as_bytes());
         }
-        Ok(Checksum { count: rows.len() as u64, sum: (!rows.is_empty()).then(|| sum.to_string()) })
+        let digest = (!rows.is_empty()).then(|| hex(&md5.finalize()));
+        Ok(Checksum { count: rows.len() as u64, digest, complete: true })
     }
 
-    /// Every row of `range` in key order.
-    pub async fn rows(&self, range: &KeyRange) -> Result<Vec<CanonRow>, DataError> {
+    /// The digest of every row of `range` (in no particular order): one query returning, per
+    /// row, its key and the MD5 of its checksum text, so a differing range is narrowed down to
+    /// rows without reading their columns.
+    pub async fn row_digests(&self, range: &KeyRange) -> Result<Vec<RowDigest>, DataError> {
         let d = self.db.dialect();
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
-        let sql = format!("{} WHERE {pred} ORDER BY {}", self.select_rows(), order_by(&self.key));
-        let rows = self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("read rows"))?;
-        Ok(self.split_rows(rows))
+        let row = check_row(d, &self.check);
+        let mut select: Vec<String> = self
+            .key_idx
+            .iter()
+            .zip(&self.key)
+            .map(|(&i, (e, _))| d.transfer(self.cols[i].0, e))
+            .collect();
+        select.extend(self.key_idx.iter().map(|&i| d.canon(self.cols[i].0, &self.cols[i].1)));
+        let hashed = d.md5(&row);
+        select.push(hashed.clone().unwrap_or(row));
+        let sql = format!("SELECT {} FROM {} WHERE {pred}", aliased(&select), self.table);
+        let rows =
+            self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("read row digests"))?;
+        let k = self.key_idx.len();
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                let text = r.pop().flatten().unwrap_or_default();
+                let canon_key = r.split_off(k.min(r.len()));
+                let digest = match hashed {
+                    Some(_) => text,
+                    None => hex(&Md5::digest(text.as_bytes())),
+                };
+                RowDigest {
+                    key: r.into_iter().map(Option::unwrap_or_default).collect(),
+                    canon_key,
+                    digest,
+                }
+            })
+            .collect())
     }
 
     /// The rows with these keys (transfer text), in no particular order.
@@ -246,9 +361,19 @@ impl<'a> View<'a> {
     }
 }
 
+/// The SQLSTATE of a database error.
+fn sql_state(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned())
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The hash of a row's canonical columns as 16 hex digits: [`row_hash`] of the row's canonical
-/// text (`CHAR_LENGTH:text` or `N` per column, joined with `,`, as [`crate::dialect::canon_row`]
-/// renders it in SQL).
+/// text (`CHAR_LENGTH:text` or `N` per column, joined with `,`). Repair compares it with the
+/// report's `target_hash`.
 pub(crate) fn canon_hash(cols: &[Option<String>]) -> String {
     let text: Vec<String> = cols
         .iter()
@@ -261,6 +386,7 @@ pub(crate) fn canon_hash(cols: &[Option<String>]) -> String {
 }
 
 /// The last 15 hex digits of the MD5 of `text`, as an integer (reladiff's `md5_as_int`).
+/// Names a row in reports; chunk checksums hash whole chunks instead.
 pub(crate) fn row_hash(text: &str) -> u64 {
     let d = Md5::digest(text.as_bytes());
     // Bytes 9..16 hold hex digits 18..32; the high nibble of byte 8 is digit 17, dropped.
