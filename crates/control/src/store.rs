@@ -56,6 +56,11 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// A count or a time in milliseconds as SQLite's integer (saturating).
+pub(crate) fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }

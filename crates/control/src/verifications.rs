@@ -1,7 +1,7 @@
 //! Verify runs in the control-plane store: `ficus verify` records each run (time, scope, row
 //! counts, confirmed differences, the report), the admin API lists them.
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, int};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -30,10 +30,6 @@ pub struct VerifyRun {
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub report: Option<serde_json::Value>,
-}
-
-fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 impl Store {

@@ -106,16 +106,7 @@ async fn chinook_mariadb_to_postgres_renamed_schema_verifies_equal() {
     let cfg = data_config(&chinook_plan(&pg.name));
     assert_eq!(cfg.tables.len(), 11);
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 700,
-        rate_rows_per_second: None,
-        workers: 3,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = plain_backfill(700, 3);
 
     let dry = backfill(
         &my.db,
@@ -341,16 +332,7 @@ async fn aborted_backfills_resume_to_an_exactly_equal_copy() {
     pg.exec(ITEMS_TARGET).await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 50,
-        rate_rows_per_second: Some(20_000),
-        workers: 2,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = BackfillOptions { rate_rows_per_second: Some(20_000), ..plain_backfill(50, 2) };
     for i in 0..12u64 {
         // Abort the run at a different point each time (drops the future mid-chunk), with its
         // own connections, which close like a crashed process's: the server rolls back.
@@ -388,16 +370,7 @@ async fn a_newer_target_row_is_never_overwritten() {
     .await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 7,
-        rate_rows_per_second: None,
-        workers: 1,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = plain_backfill(7, 1);
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let live = format!("SELECT name FROM {}.items WHERE region = 'eu' AND id = 1", pg.name);
     assert_eq!(scalar(&pg.db, &live).await.as_deref(), Some("live"));

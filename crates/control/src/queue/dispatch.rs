@@ -2,13 +2,13 @@
 //! each was queued for, each entity's writes one at a time in the order they were handed in,
 //! several entities at once (at most `concurrency`), a failed attempt retried after
 //! [`backoff`](super::backoff()) — counted from when the attempt returned — and given up (a dead
-//! letter) after `max_attempts` or a definite refusal ([`Verdict::Dead`]). How a finished
+//! letter) after `max_attempts` or a definite refusal ([`super::Verdict::Dead`]). How a finished
 //! write leaves its queue (an ack, a row deleted, a dead letter recorded) is the backend's.
 
 use super::backoff::backoff;
-use super::relay::{Verdict, verdict};
+use super::relay::{Judgement, judge};
 use ficus_gateway::Upstreams;
-use ficus_gateway::replay::{Delivery, WriteEntry, deliver};
+use ficus_gateway::replay::{WriteEntry, deliver};
 use ficus_model::WriteQueueConfig;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -177,33 +177,20 @@ async fn attempt<B: Backend>(
     let to = job.entry.to;
     let delivery = deliver(upstreams.get(to), &job.entry).await;
     job.attempts = job.attempts.saturating_add(1);
-    let v = verdict(&delivery);
-    backend.attempted(&job.entry.domain, v == Verdict::Delivered);
-    let end = match v {
-        Verdict::Delivered => End::Delivered,
-        v => {
-            let (error, status) = match &delivery {
-                Delivery::Answered(s) => (format!("{to} answered {s}"), Some(*s)),
-                Delivery::Failed(e) => (format!("{to}: {e}"), None),
-            };
-            if v == Verdict::Retry && job.attempts < config.max_attempts {
-                tracing::debug!(
-                    write = job.entry.id,
-                    attempts = job.attempts,
-                    error,
-                    "replay failed; will retry"
-                );
-                return (key, Some(job));
-            }
-            tracing::warn!(
-                domain = job.entry.domain,
+    let judged = judge(&job.entry, &delivery, job.attempts, config.max_attempts);
+    backend.attempted(&job.entry.domain, judged == Judgement::Delivered);
+    let end = match judged {
+        Judgement::Delivered => End::Delivered,
+        Judgement::Retry { error, .. } => {
+            tracing::debug!(
                 write = job.entry.id,
                 attempts = job.attempts,
                 error,
-                "replayed write is a dead letter"
+                "replay failed; will retry"
             );
-            End::Dead { error, status }
+            return (key, Some(job));
         }
+        Judgement::Dead { error, status } => End::Dead { error, status },
     };
     backend.finish(job, end).await;
     (key, None)

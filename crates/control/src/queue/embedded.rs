@@ -84,11 +84,18 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(Job, Ack)>, appended: Arc<
                 flag.store(false, Ordering::Release);
             });
         }
-        let (mut appends, mut outcomes) = (Vec::new(), Vec::new());
-        for (job, _) in &batch {
+        // Move the jobs apart (no copies of bodies); each ack remembers which kind it answers.
+        let (mut appends, mut outcomes, mut acks) = (Vec::new(), Vec::new(), Vec::new());
+        for (job, ack) in batch.drain(..) {
             match job {
-                Job::Append(e) => appends.push(e.clone()),
-                Job::Record(o) => outcomes.push(o.clone()),
+                Job::Append(e) => {
+                    appends.push(e);
+                    acks.push((true, ack));
+                }
+                Job::Record(o) => {
+                    outcomes.push(o);
+                    acks.push((false, ack));
+                }
             }
         }
         let now = ficus_gateway::replay::now_ms();
@@ -107,12 +114,8 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(Job, Ack)>, appended: Arc<
         {
             tracing::error!(error = %e, writes = appends.len(), "write queue commit failed");
         }
-        for (job, ack) in batch.drain(..) {
-            let result = match job {
-                Job::Append(_) => for_appends.clone(),
-                Job::Record(_) => for_outcomes.clone(),
-            };
-            let _ = ack.send(result);
+        for (append, ack) in acks {
+            let _ = ack.send(if append { for_appends.clone() } else { for_outcomes.clone() });
         }
         if !appends.is_empty() {
             appended.notify_one();

@@ -15,5 +15,5 @@ mod store;
 pub use backoff::backoff;
 pub use embedded::EmbeddedQueue;
 pub use probe::{ProbeError, QueueProbe};
-pub use relay::{Relay, Verdict, verdict};
+pub use relay::{Judgement, Relay, Verdict, judge, verdict};
 pub use store::{DeadLetter, Outcome, QueueStats};

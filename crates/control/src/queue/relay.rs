@@ -7,7 +7,7 @@ use super::embedded::EmbeddedQueue;
 use super::store::Outcome;
 use crate::store::Store;
 use ficus_gateway::Upstreams;
-use ficus_gateway::replay::{Delivery, deliver, now_ms};
+use ficus_gateway::replay::{Delivery, WriteEntry, deliver, now_ms};
 use ficus_model::WriteQueueConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,51 @@ pub fn verdict(d: &Delivery) -> Verdict {
         Delivery::Answered(s) if (400..500).contains(s) => Verdict::Dead,
         _ => Verdict::Retry,
     }
+}
+
+/// What an attempt comes to after `attempts` attempts (this one included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    Delivered,
+    /// Try again later.
+    Retry {
+        error: String,
+        status: Option<u16>,
+    },
+    /// A dead letter: a definite refusal, or `max_attempts` reached.
+    Dead {
+        error: String,
+        status: Option<u16>,
+    },
+}
+
+/// Judge one delivery of `entry`; logs a write that becomes a dead letter.
+pub fn judge(
+    entry: &WriteEntry,
+    delivery: &Delivery,
+    attempts: u32,
+    max_attempts: u32,
+) -> Judgement {
+    let v = verdict(delivery);
+    if v == Verdict::Delivered {
+        return Judgement::Delivered;
+    }
+    let to = entry.to;
+    let (error, status) = match delivery {
+        Delivery::Answered(s) => (format!("{to} answered {s}"), Some(*s)),
+        Delivery::Failed(e) => (format!("{to}: {e}"), None),
+    };
+    if v == Verdict::Retry && attempts < max_attempts {
+        return Judgement::Retry { error, status };
+    }
+    tracing::warn!(
+        domain = entry.domain,
+        write = entry.id,
+        attempts,
+        error,
+        "replayed write is a dead letter"
+    );
+    Judgement::Dead { error, status }
 }
 
 /// The consumer of the embedded write queue.
@@ -106,34 +151,21 @@ impl Relay {
         let client = self.upstreams.get(p.entry.to);
         let delivery = deliver(client, &p.entry).await;
         let attempts = p.attempts + 1;
-        let domain = &p.entry.domain;
-        let (seq, domain) = (p.seq, domain.clone());
-        let outcome = match verdict(&delivery) {
-            Verdict::Delivered => Outcome::Delivered { seq, domain },
-            v => {
-                let (error, status) = match &delivery {
-                    Delivery::Answered(s) => (format!("{} answered {s}", p.entry.to), Some(*s)),
-                    Delivery::Failed(e) => (format!("{}: {e}", p.entry.to), None),
-                };
-                let dead = v == Verdict::Dead || attempts >= self.config.max_attempts;
-                let wait = backoff(
-                    attempts,
-                    self.config.backoff_initial,
-                    self.config.backoff_max,
-                    rand::random::<f64>(),
-                );
-                let next_ms = now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-                if dead {
-                    tracing::warn!(
-                        domain,
-                        write = p.entry.id,
-                        attempts,
-                        error,
-                        "replayed write is a dead letter"
-                    );
-                }
-                Outcome::Failed { seq, domain, error, status, next_ms, dead }
-            }
+        let (seq, domain) = (p.seq, p.entry.domain.clone());
+        let failed = |error, status, dead| {
+            let wait = backoff(
+                attempts,
+                self.config.backoff_initial,
+                self.config.backoff_max,
+                rand::random::<f64>(),
+            );
+            let next_ms = now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            Outcome::Failed { seq, domain: domain.clone(), error, status, next_ms, dead }
+        };
+        let outcome = match judge(&p.entry, &delivery, attempts, self.config.max_attempts) {
+            Judgement::Delivered => Outcome::Delivered { seq, domain: domain.clone() },
+            Judgement::Retry { error, status } => failed(error, status, false),
+            Judgement::Dead { error, status } => failed(error, status, true),
         };
         // Wait for the commit: the entity stays busy until then, so its next write is not
         // picked while this one still looks pending.

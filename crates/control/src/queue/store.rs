@@ -2,7 +2,7 @@
 //! ready for delivery (the oldest pending one of each entity), recording an attempt, dead
 //! letters, retry and discard, and the per-domain statistics.
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, int};
 use ficus_gateway::replay::WriteEntry;
 use ficus_model::Side;
 use serde::{Deserialize, Serialize};
@@ -57,10 +57,6 @@ pub struct QueueStats {
 
 fn side(s: &str) -> Side {
     if s == "new" { Side::New } else { Side::Legacy }
-}
-
-pub(super) fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// What became of one delivery attempt, for [`Store::commit_queue_batch`].

@@ -3,7 +3,7 @@
 //! backfill with the applier running converges to PostgreSQL; the triggers of each engine
 //! (SQLite and PostgreSQL sources too) log and apply inserts, updates, key changes and deletes.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source, quick_verify};
+use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
 use crate::util::{MyDatabase, PgSchema, scalar};
 use ficus_data::capture::{self, CaptureOptions, CaptureStatus};
 use ficus_data::{BackfillOptions, Db, Progress, Side, backfill, resolve_tables, verify};
@@ -128,14 +128,9 @@ async fn random_writes_during_backfill_and_capture_converge() {
     capture::start(&my.db, &tables, "d").await.unwrap();
     assert!(capture::installed(&my.db, &tables, "d").await.unwrap());
     let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 100,
         rate_rows_per_second: Some(1000),
-        workers: 2,
-        dry_run: false,
         lock_source_rows: true,
-        throttle: None,
-        write_delay: None,
+        ..plain_backfill(100, 2)
     };
     let stop = AtomicBool::new(false);
     let backfill_done = AtomicBool::new(false);
@@ -233,14 +228,9 @@ async fn a_row_deleted_between_backfill_read_and_write_never_comes_back() {
         let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
         capture::start(&my.db, &tables, "d").await.unwrap();
         let opts = BackfillOptions {
-            domain: "d".into(),
-            chunk_rows: 100,
-            rate_rows_per_second: None,
-            workers: 1,
-            dry_run: false,
             lock_source_rows: lock,
-            throttle: None,
             write_delay: Some(Duration::from_millis(600)),
+            ..plain_backfill(100, 1)
         };
         let status = CaptureStatus::default();
         let copt = CaptureOptions::new("d");
@@ -290,16 +280,7 @@ async fn small_round_trip(source: &Db, target: &Db, plan: &str, exec_source: &[&
     capture::start(source, &tables, "d").await.unwrap();
     // Installing twice is harmless.
     capture::start(source, &tables, "d").await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 7,
-        rate_rows_per_second: None,
-        workers: 1,
-        dry_run: false,
-        lock_source_rows: true,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = BackfillOptions { lock_source_rows: true, ..plain_backfill(7, 1) };
     backfill(source, target, &tables, &opts, &Progress::default()).await.unwrap();
     let v = verify(source, target, &tables, &quick_verify()).await.unwrap();
     assert!(v.is_equal(), "after the backfill: {}", v.to_text());
@@ -423,16 +404,7 @@ async fn reverse_capture_applies_new_changes_to_legacy_through_the_inverted_mapp
     );
     let cfg = data_config(&plan);
     let forward = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 10,
-        rate_rows_per_second: None,
-        workers: 1,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = plain_backfill(10, 1);
     backfill(&my.db, &pg.db, &forward, &opts, &Progress::default()).await.unwrap();
 
     // read-new: the new side takes the writes; capture them there and apply them to legacy.

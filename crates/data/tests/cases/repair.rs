@@ -1,10 +1,10 @@
 //! Repair from a verify JSON report: only the confirmed differing rows are re-copied, and a
 //! target row that changed after the report is left alone.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source, quick_verify};
+use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
 use crate::util::{MyDatabase, PgSchema};
 use ficus_data::verify::VerifyReport;
-use ficus_data::{BackfillOptions, Progress, backfill, repair, resolve_tables, verify};
+use ficus_data::{Progress, backfill, repair, resolve_tables, verify};
 
 #[tokio::test]
 async fn repair_recopies_reported_rows_and_skips_rows_changed_since() {
@@ -14,16 +14,7 @@ async fn repair_recopies_reported_rows_and_skips_rows_changed_since() {
     pg.exec(ITEMS_TARGET).await;
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 250,
-        rate_rows_per_second: None,
-        workers: 1,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = plain_backfill(250, 1);
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let s = &pg.name;
     // 10 missing, 10 extra, 10 changed.

@@ -1,9 +1,9 @@
 //! Verify results stored in the target with their time and scope, newest first.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source, quick_verify};
+use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
 use crate::util::{MyDatabase, PgSchema};
 use ficus_data::verify::stored::{latest, store};
-use ficus_data::{BackfillOptions, Progress, backfill, resolve_tables, verify};
+use ficus_data::{Progress, backfill, resolve_tables, verify};
 
 #[tokio::test]
 async fn verify_results_are_stored_with_time_and_scope() {
@@ -14,16 +14,7 @@ async fn verify_results_are_stored_with_time_and_scope() {
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
     assert!(latest(&pg.db, &tables, "d", 5).await.unwrap().is_empty(), "nothing stored yet");
-    let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 50,
-        rate_rows_per_second: None,
-        workers: 1,
-        dry_run: false,
-        lock_source_rows: false,
-        throttle: None,
-        write_delay: None,
-    };
+    let opts = plain_backfill(50, 1);
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
     store(&pg.db, &tables, "d", &clean).await.unwrap();

@@ -1,7 +1,7 @@
 //! Adaptive throttling: a busy source (a probe above its maximum) pauses the backfill until it
 //! calms down; the built-in probes read on the real services.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source};
+use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill};
 use crate::util::{MyDatabase, PgSchema};
 use ficus_data::throttle::probe;
 use ficus_data::{BackfillOptions, Progress, backfill, resolve_tables};
@@ -26,18 +26,12 @@ async fn a_busy_source_pauses_the_backfill_until_it_calms_down() {
     let cfg = data_config(&items_plan(&pg.name));
     let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
     let opts = BackfillOptions {
-        domain: "d".into(),
-        chunk_rows: 50,
-        rate_rows_per_second: None,
-        workers: 1,
-        dry_run: false,
-        lock_source_rows: false,
         throttle: Some(Throttle {
             probe: Probe::Sql("SELECT CAST(v AS CHAR) FROM load_signal".into()),
             max: 10.0,
             check_interval: Duration::from_millis(100),
         }),
-        write_delay: None,
+        ..plain_backfill(50, 1)
     };
     let progress = Progress::default();
     let start = Instant::now();

@@ -2,7 +2,8 @@
 //! embedded queue's, so listing, retry and discard work unchanged), the replay counters in
 //! batches, and the removal of a retried dead letter once it is back in the stream.
 
-use crate::queue::store::{Bump, bump, int};
+use crate::queue::store::{Bump, bump};
+use crate::store::int;
 use crate::store::{Store, StoreError};
 use ficus_gateway::replay::WriteEntry;
 
