@@ -246,10 +246,11 @@ fn write(id: &str, entity: &str, unreplayable: Option<&str>) -> ficus_gateway::r
     }
 }
 
-/// The queue hands out one write per entity at a time, in order; dead letters can be retried
-/// (ahead of later writes of their entity) or discarded, and both are audited.
+/// The relay's feed reads pending writes in queue order (dead letters left out); dead letters
+/// can be put back — found by `requeued_writes` until attempted again — or discarded, and
+/// both are audited. (Per-entity order is the dispatcher's, tested beside it.)
 #[tokio::test]
-async fn write_queue_orders_per_entity_and_keeps_dead_letters() {
+async fn write_queue_feeds_in_order_and_keeps_dead_letters() {
     let dir = tempfile::tempdir().unwrap();
     let plan = plan(dir.path());
     let store = Store::open(&plan.state_path).await.unwrap();
@@ -260,28 +261,22 @@ async fn write_queue_orders_per_entity_and_keeps_dead_letters() {
         write("w-4", "9", Some("body lost")),
     ];
     store.append_writes(&entries, 1_000).await.unwrap();
-    let ready = store.ready_writes(2_000, 10, &[]).await.unwrap();
-    let ids: Vec<_> = ready.iter().map(|p| p.entry.id.as_str()).collect();
-    assert_eq!(ids, ["w-1", "w-3"], "one per entity, oldest first; the unreplayable one is dead");
-    assert_eq!(ready[0].entry, entries[0]);
-    let busy = [("invoices".to_owned(), "7".to_owned())];
-    let ids: Vec<_> = store
-        .ready_writes(2_000, 10, &busy)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.entry.id)
-        .collect();
-    assert_eq!(ids, ["w-3"], "an entity being delivered is skipped");
+    let ids = |rows: Vec<ficus_control::queue::Pending>| -> Vec<String> {
+        rows.into_iter().map(|p| p.entry.id).collect()
+    };
+    let feed = store.pending_after(0, 10).await.unwrap();
+    assert_eq!(feed[0].entry, entries[0]);
+    let seqs: Vec<i64> = feed.iter().map(|p| p.seq).collect();
+    assert_eq!(ids(feed), ["w-1", "w-2", "w-3"], "queue order; the unreplayable one is dead");
+    assert_eq!(ids(store.pending_after(seqs[0], 1).await.unwrap()), ["w-2"], "a page after a seq");
+    assert_eq!(ids(store.requeued_writes(i64::MAX, 10).await.unwrap()), Vec::<String>::new());
 
-    store.write_delivered(ready[1].seq, "invoices").await.unwrap();
+    store.write_delivered(seqs[2], "invoices").await.unwrap();
     store
-        .write_failed(ready[0].seq, "invoices", "new answered 404", Some(404), 5_000, true)
+        .write_failed(seqs[0], "invoices", "new answered 404", Some(404), 5_000, true)
         .await
         .unwrap();
-    let ids: Vec<_> =
-        store.ready_writes(2_000, 10, &[]).await.unwrap().into_iter().map(|p| p.entry.id).collect();
-    assert_eq!(ids, ["w-2"], "a dead letter no longer holds its entity back");
+    assert_eq!(ids(store.pending_after(0, 10).await.unwrap()), ["w-2"]);
     let stats = store.queue_stats("invoices", 3_000).await.unwrap();
     assert_eq!(
         (stats.depth, stats.dead, stats.succeeded, stats.replayed, stats.dead_lettered),
@@ -295,9 +290,15 @@ async fn write_queue_orders_per_entity_and_keeps_dead_letters() {
 
     assert!(store.retry_dead_letter("w-1", "ana", "customer 7 exists now", 4_000).await.unwrap());
     assert!(!store.retry_dead_letter("w-1", "ana", "again", 4_000).await.unwrap());
-    let ids: Vec<_> =
-        store.ready_writes(4_000, 10, &[]).await.unwrap().into_iter().map(|p| p.entry.id).collect();
-    assert_eq!(ids, ["w-1"], "a retried write goes before later writes of its entity");
+    assert_eq!(ids(store.requeued_writes(seqs[1], 10).await.unwrap()), ["w-1"], "put back");
+    assert_eq!(ids(store.requeued_writes(0, 10).await.unwrap()), Vec::<String>::new(), "≤ seq");
+    assert_eq!(ids(store.pending_after(0, 10).await.unwrap()), ["w-1", "w-2"], "in its place");
+    // An attempt that fails again makes it an ordinary pending write.
+    store
+        .write_failed(seqs[0], "invoices", "new answered 503", Some(503), 5_000, false)
+        .await
+        .unwrap();
+    assert_eq!(ids(store.requeued_writes(i64::MAX, 10).await.unwrap()), Vec::<String>::new());
     assert!(store.discard_dead_letter("w-4", "bo", "covered by the backfill").await.unwrap());
     assert_eq!(store.dead_letter("w-4").await.unwrap(), None);
     let stats = store.queue_stats("invoices", 4_000).await.unwrap();

@@ -14,6 +14,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -24,6 +25,10 @@ pub struct Job<H> {
     pub entry: WriteEntry,
     /// Attempts already made (by an earlier process too, where the backend knows).
     pub attempts: u32,
+    /// The write's place in its queue (the row's `seq`, the message's stream sequence): an
+    /// entity's waiting writes go in this order even when one is handed in late (a dead letter
+    /// an operator retried goes before the entity's later writes).
+    pub order: u64,
     pub handle: H,
 }
 
@@ -47,7 +52,22 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The write is finished: take it off the queue. The entity's next write waits for this.
     fn finish(&self, job: Job<Self::Handle>, end: End) -> impl Future<Output = ()> + Send;
+
+    /// An attempt failed and the write is tried again after `wait`; `error` says why in a
+    /// sentence naming the side, `status` is the answer if there was one. The backend may
+    /// record it (the embedded queue keeps the attempt count and last error on the row).
+    fn retrying(
+        &self,
+        job: &Job<Self::Handle>,
+        error: &str,
+        status: Option<u16>,
+        wait: std::time::Duration,
+    ) -> impl Future<Output = ()> + Send;
 }
+
+/// Most writes a dispatcher holds (waiting, retrying or in flight) before it stops taking
+/// more from its feed: memory stays bounded however deep the queue behind it is.
+pub const WINDOW: usize = 8192;
 
 type Entity = (String, String);
 
@@ -60,16 +80,31 @@ struct Schedule<H> {
     runnable: VecDeque<Entity>,
     /// Entities whose first write waits for its retry time.
     timers: BinaryHeap<Reverse<(Instant, Entity)>>,
+    /// Writes held, in flight included.
+    held: usize,
 }
 
 impl<H> Schedule<H> {
+    fn new() -> Schedule<H> {
+        Schedule {
+            entities: HashMap::new(),
+            runnable: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            held: 0,
+        }
+    }
+
     fn push(&mut self, job: Job<H>) {
+        self.held += 1;
         let key = (job.entry.domain.clone(), job.entry.key.clone());
         let queue = self.entities.entry(key.clone()).or_insert_with(|| {
             self.runnable.push_back(key);
             VecDeque::new()
         });
-        queue.push_back(job);
+        // Almost always the newest: a push at the back. A late one (a retried dead letter)
+        // goes before the waiting writes that came after it.
+        let at = queue.iter().rposition(|j| j.order <= job.order).map_or(0, |i| i + 1);
+        queue.insert(at, job);
     }
 
     fn next(&mut self) -> Option<Job<H>> {
@@ -77,8 +112,9 @@ impl<H> Schedule<H> {
         self.entities.get_mut(&key).and_then(VecDeque::pop_front)
     }
 
-    /// The entity's write in flight is finished: its next one, if any, may go.
-    fn done(&mut self, key: Entity) {
+    /// The entity's write in flight is finished for good: its next one, if any, may go.
+    fn finished(&mut self, key: Entity) {
+        self.held = self.held.saturating_sub(1);
         match self.entities.get(&key) {
             Some(q) if !q.is_empty() => self.runnable.push_back(key),
             _ => {
@@ -103,10 +139,6 @@ impl<H> Schedule<H> {
             }
         }
     }
-
-    fn held(&self) -> usize {
-        self.entities.values().map(VecDeque::len).sum()
-    }
 }
 
 /// Deliver the jobs that arrive on `jobs` until `stop` resolves or `jobs` closes and nothing
@@ -120,9 +152,8 @@ pub async fn run<B: Backend>(
     stop: impl Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut schedule =
-        Schedule { entities: HashMap::new(), runnable: VecDeque::new(), timers: BinaryHeap::new() };
-    let mut flying: JoinSet<(Entity, Option<Job<B::Handle>>)> = JoinSet::new();
+    let mut schedule = Schedule::new();
+    let mut flying: JoinSet<(Entity, Option<(Job<B::Handle>, Duration)>)> = JoinSet::new();
     let mut open = true;
     loop {
         schedule.due(Instant::now());
@@ -131,28 +162,25 @@ pub async fn run<B: Backend>(
         {
             flying.spawn(attempt(Arc::clone(&backend), upstreams.clone(), config.clone(), job));
         }
-        if !open && flying.is_empty() && schedule.held() == 0 {
+        if !open && flying.is_empty() && schedule.held == 0 {
             break;
         }
         let next_timer = schedule.timers.peek().map(|Reverse((at, _))| *at);
+        let room = schedule.held < WINDOW;
         tokio::select! {
             () = &mut stop => break,
-            job = jobs.recv(), if open => match job {
+            job = jobs.recv(), if open && room => match job {
                 Some(job) => schedule.push(job),
                 None => open = false,
             },
             Some(joined) = flying.join_next(), if !flying.is_empty() => match joined {
-                Ok((key, None)) => schedule.done(key),
-                Ok((_, Some(job))) => {
-                    let wait = backoff(
-                        job.attempts,
-                        config.backoff_initial,
-                        config.backoff_max,
-                        rand::random::<f64>(),
-                    );
-                    schedule.retry(job, Instant::now() + wait);
+                Ok((key, None)) => schedule.finished(key),
+                Ok((_, Some((job, wait)))) => schedule.retry(job, Instant::now() + wait),
+                Err(e) => {
+                    // The write stays on its queue (never finished) and its entity stays held
+                    // until a restart delivers it again; it is not dropped.
+                    tracing::error!(error = %e, "write queue: a delivery task failed");
                 }
-                Err(e) => tracing::error!(error = %e, "write queue: a delivery task failed"),
             },
             () = sleep_until(next_timer), if next_timer.is_some() => {}
         }
@@ -166,13 +194,14 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// One attempt of the job; returns it (attempts counted) when it is to be retried.
+/// One attempt of the job; returns it (attempts counted) with the wait before the next one
+/// when it is to be retried.
 async fn attempt<B: Backend>(
     backend: Arc<B>,
     upstreams: Upstreams,
     config: WriteQueueConfig,
     mut job: Job<B::Handle>,
-) -> (Entity, Option<Job<B::Handle>>) {
+) -> (Entity, Option<(Job<B::Handle>, Duration)>) {
     let key = (job.entry.domain.clone(), job.entry.key.clone());
     let to = job.entry.to;
     let delivery = deliver(upstreams.get(to), &job.entry).await;
@@ -181,14 +210,21 @@ async fn attempt<B: Backend>(
     backend.attempted(&job.entry.domain, judged == Judgement::Delivered);
     let end = match judged {
         Judgement::Delivered => End::Delivered,
-        Judgement::Retry { error, .. } => {
+        Judgement::Retry { error, status } => {
             tracing::debug!(
                 write = job.entry.id,
                 attempts = job.attempts,
                 error,
                 "replay failed; will retry"
             );
-            return (key, Some(job));
+            let wait = backoff(
+                job.attempts,
+                config.backoff_initial,
+                config.backoff_max,
+                rand::random::<f64>(),
+            );
+            backend.retrying(&job, &error, status, wait).await;
+            return (key, Some((job, wait)));
         }
         Judgement::Dead { error, status } => End::Dead { error, status },
     };
@@ -218,17 +254,14 @@ mod tests {
                 unreplayable: None,
             },
             attempts: 0,
+            order: u64::from(n),
             handle: n,
         }
     }
 
     #[test]
     fn one_write_per_entity_at_a_time_in_order() {
-        let mut s = Schedule {
-            entities: HashMap::new(),
-            runnable: VecDeque::new(),
-            timers: BinaryHeap::new(),
-        };
+        let mut s = Schedule::new();
         s.push(job("d", "a", 1));
         s.push(job("d", "a", 2));
         s.push(job("d", "b", 3));
@@ -236,16 +269,34 @@ mod tests {
         let second = s.next().map(|j| j.handle);
         assert_eq!((first, second), (Some(1), Some(3)));
         assert!(s.next().is_none(), "a's second write waits for its first");
-        s.done(("d".into(), "a".into()));
+        s.finished(("d".into(), "a".into()));
         assert_eq!(s.next().map(|j| j.handle), Some(2));
         let now = Instant::now();
         s.retry(job("d", "b", 3), now);
         assert!(s.next().is_none(), "b waits for its retry time");
         s.due(now);
         assert_eq!(s.next().map(|j| j.handle), Some(3));
-        s.done(("d".into(), "b".into()));
-        s.done(("d".into(), "a".into()));
-        assert_eq!(s.held(), 0);
+        s.finished(("d".into(), "b".into()));
+        s.finished(("d".into(), "a".into()));
+        assert_eq!(s.held, 0);
         assert!(s.entities.is_empty());
+    }
+
+    #[test]
+    fn a_late_write_goes_before_the_waiting_writes_that_came_after_it() {
+        let mut s = Schedule::new();
+        s.push(job("d", "a", 5));
+        let first = s.next().map(|j| j.handle);
+        s.push(job("d", "a", 7));
+        s.push(job("d", "a", 9));
+        s.push(job("d", "a", 3));
+        s.finished(("d".into(), "a".into()));
+        let mut order = vec![first];
+        while let Some(j) = s.next() {
+            order.push(Some(j.handle));
+            s.finished(("d".into(), "a".into()));
+        }
+        assert_eq!(order, [Some(5), Some(3), Some(7), Some(9)], "5 was in flight already");
+        assert_eq!(s.held, 0);
     }
 }

@@ -16,4 +16,4 @@ pub use backoff::backoff;
 pub use embedded::EmbeddedQueue;
 pub use probe::{ProbeError, QueueProbe};
 pub use relay::{Judgement, Relay, Verdict, judge, verdict};
-pub use store::{DeadLetter, Outcome, QueueStats};
+pub use store::{DeadLetter, Outcome, Pending, QueueStats};

@@ -1,21 +1,24 @@
-//! The relay: delivers queued writes to the side each was queued for (so a phase change never
-//! turns a pending write around), several entities at once but each entity's writes one at a
-//! time in queue order; decides per answer whether to retry, give up, or count it delivered.
+//! The embedded queue's relay: delivers queued writes to the side each was queued for (so a
+//! phase change never turns a pending write around), several entities at once but each
+//! entity's writes one at a time in queue order; and the rules, shared with the NATS relay,
+//! that decide per answer whether to retry, give up, or count it delivered.
 
-use super::backoff::backoff;
+use super::dispatch::{self, Backend, End, Job};
 use super::embedded::EmbeddedQueue;
 use super::store::Outcome;
 use crate::store::Store;
 use ficus_gateway::Upstreams;
-use ficus_gateway::replay::{Delivery, WriteEntry, deliver, now_ms};
+use ficus_gateway::replay::{Delivery, WriteEntry, now_ms};
 use ficus_model::WriteQueueConfig;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::Notify;
-use tokio::task::JoinSet;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc};
 
-/// How often the relay looks for writes whose retry time has come, when nothing wakes it.
+/// How often the feed looks for new writes when no commit wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How often the feed looks for dead letters an operator put back.
+const REQUEUED_EVERY: Duration = Duration::from_millis(500);
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +85,14 @@ pub fn judge(
     Judgement::Dead { error, status }
 }
 
-/// The consumer of the embedded write queue.
+/// Writes read from the store per query of the feed.
+const PAGE: usize = 512;
+
+/// The consumer of the embedded write queue: a feed reads the queue in `seq` order, a page at
+/// a time, and hands the writes to the in-memory [`dispatch`] scheduler (per-entity order,
+/// concurrency, backoff); outcomes go back through the queue's one writer. The store is read
+/// once per page, not once per delivery, and the scheduler holds at most [`dispatch::WINDOW`]
+/// writes however deep the queue is.
 #[derive(Debug, Clone)]
 pub struct Relay {
     store: Store,
@@ -107,73 +117,123 @@ impl Relay {
     /// Deliver until `stop` resolves; deliveries in flight then finish (bounded by the
     /// upstream's request timeout), and what is left stays queued on disk.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
-        let mut flying: JoinSet<()> = JoinSet::new();
-        let mut busy: Vec<(String, String)> = Vec::new();
-        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
-        loop {
-            while let Ok(k) = done_rx.try_recv() {
-                busy.retain(|b| *b != k);
-            }
-            let room = self.config.concurrency.saturating_sub(busy.len());
-            let ready = if room > 0 {
-                match self.store.ready_writes(now_ms(), room, &busy).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "write queue: reading pending writes failed");
-                        Vec::new()
-                    }
-                }
-            } else {
+        let held = Arc::new(Mutex::new(HashSet::new()));
+        let backend = Arc::new(Rows { queue: self.queue.clone(), held: Arc::clone(&held) });
+        // Room for a page: the feed reads ahead while the scheduler works.
+        let (tx, rx) = mpsc::channel(PAGE);
+        let deliver = dispatch::run(backend, self.upstreams.clone(), self.config.clone(), rx, stop);
+        // The feed never ends by itself; it is dropped once the scheduler has finished.
+        tokio::select! {
+            () = deliver => {}
+            () = feed(self.store.clone(), tx, held, Arc::clone(&self.appended)) => {}
+        }
+    }
+}
+
+/// Read the queue in `seq` order and hand every pending write to the scheduler once; every
+/// [`REQUEUED_EVERY`] also the dead letters an operator put back (behind the read position).
+/// Wakes on each commit that appended writes, or after [`IDLE_POLL`].
+async fn feed(store: Store, tx: mpsc::Sender<Job<i64>>, held: Held, appended: Arc<Notify>) {
+    let mut read_to = 0_i64;
+    let mut requeued_at = Instant::now();
+    loop {
+        let page = match store.pending_after(read_to, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, after = read_to, "write queue: reading pending writes failed");
                 Vec::new()
-            };
-            for p in ready {
-                let key = (p.entry.domain.clone(), p.entry.key.clone());
-                busy.push(key.clone());
-                let this = self.clone();
-                let done = done_tx.clone();
-                flying.spawn(async move {
-                    this.attempt(p).await;
-                    let _ = done.send(key);
-                });
             }
+        };
+        let full = page.len() == PAGE;
+        if let Some(last) = page.last() {
+            read_to = last.seq;
+        }
+        let requeued = if !full && requeued_at.elapsed() >= REQUEUED_EVERY {
+            requeued_at = Instant::now();
+            match store.requeued_writes(read_to, PAGE).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "write queue: reading retried dead letters failed");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        for p in page.into_iter().chain(requeued) {
+            let fresh = held.lock().map(|mut h| h.insert(p.seq)).unwrap_or(false);
+            if !fresh {
+                continue; // Handed in already (a retried dead letter found twice).
+            }
+            let order = u64::try_from(p.seq).unwrap_or(0);
+            let job = Job { entry: p.entry, attempts: p.attempts, order, handle: p.seq };
+            if tx.send(job).await.is_err() {
+                return std::future::pending().await; // The scheduler has stopped.
+            }
+        }
+        if !full {
             tokio::select! {
-                () = &mut stop => break,
-                () = self.appended.notified() => {}
-                Some(_) = flying.join_next() => {}
+                () = appended.notified() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
         }
-        while flying.join_next().await.is_some() {}
+    }
+}
+
+/// The `seq` of every write handed to the scheduler and not finished yet.
+type Held = Arc<Mutex<HashSet<i64>>>;
+
+/// What the scheduler does to the embedded queue's rows.
+struct Rows {
+    queue: EmbeddedQueue,
+    held: Held,
+}
+
+impl Rows {
+    /// Commit `outcome`; the write is released from `held` only once the commit is durable,
+    /// so a retried dead letter is never handed in twice.
+    async fn record(&self, seq: i64, outcome: Outcome, id: &str) {
+        if let Err(e) = self.queue.record(outcome).await {
+            // The attempt is not recorded; the write stays pending (still held here), and a
+            // restart delivers it again with the same Idempotency-Key, so it applies once.
+            tracing::warn!(error = %e, write = id, "write queue: recording an attempt failed");
+            return;
+        }
+        if let Ok(mut h) = self.held.lock() {
+            h.remove(&seq);
+        }
+    }
+}
+
+impl Backend for Rows {
+    type Handle = i64;
+
+    /// Counted where the outcome is committed ([`Store::commit_queue_batch`]).
+    fn attempted(&self, _: &str, _: bool) {}
+
+    async fn finish(&self, job: Job<i64>, end: End) {
+        let (seq, domain) = (job.handle, job.entry.domain.clone());
+        let outcome = match end {
+            End::Delivered => Outcome::Delivered { seq, domain },
+            End::Dead { error, status } => {
+                Outcome::Failed { seq, domain, error, status, next_ms: now_ms(), dead: true }
+            }
+        };
+        self.record(seq, outcome, &job.entry.id).await;
     }
 
-    async fn attempt(&self, p: super::store::Pending) {
-        let client = self.upstreams.get(p.entry.to);
-        let delivery = deliver(client, &p.entry).await;
-        let attempts = p.attempts + 1;
-        let (seq, domain) = (p.seq, p.entry.domain.clone());
-        let failed = |error, status, dead| {
-            let wait = backoff(
-                attempts,
-                self.config.backoff_initial,
-                self.config.backoff_max,
-                rand::random::<f64>(),
-            );
-            let next_ms = now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            Outcome::Failed { seq, domain: domain.clone(), error, status, next_ms, dead }
+    async fn retrying(&self, job: &Job<i64>, error: &str, status: Option<u16>, wait: Duration) {
+        let next_ms = now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let outcome = Outcome::Failed {
+            seq: job.handle,
+            domain: job.entry.domain.clone(),
+            error: error.to_owned(),
+            status,
+            next_ms,
+            dead: false,
         };
-        let outcome = match judge(&p.entry, &delivery, attempts, self.config.max_attempts) {
-            Judgement::Delivered => Outcome::Delivered { seq, domain: domain.clone() },
-            Judgement::Retry { error, status } => failed(error, status, false),
-            Judgement::Dead { error, status } => failed(error, status, true),
-        };
-        // Wait for the commit: the entity stays busy until then, so its next write is not
-        // picked while this one still looks pending.
-        let result = self.queue.record(outcome).await;
-        if let Err(e) = result {
-            // The attempt is not recorded; the write stays pending and is delivered again
-            // (with the same Idempotency-Key, so the secondary applies it once).
-            tracing::warn!(error = %e, write = p.entry.id, "write queue: recording an attempt failed");
+        if let Err(e) = self.queue.record(outcome).await {
+            tracing::warn!(error = %e, write = job.entry.id, "write queue: recording an attempt failed");
         }
     }
 }

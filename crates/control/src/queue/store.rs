@@ -1,6 +1,6 @@
-//! The write queue's tables in the control-plane store: appending a batch, picking the writes
-//! ready for delivery (the oldest pending one of each entity), recording an attempt, dead
-//! letters, retry and discard, and the per-domain statistics.
+//! The write queue's tables in the control-plane store: appending a batch, reading the relay's
+//! feed in queue order (and the dead letters put back), recording attempts, dead letters,
+//! retry and discard, and the per-domain statistics.
 
 use crate::store::{Store, StoreError, int};
 use ficus_gateway::replay::WriteEntry;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
-/// A pending write picked for delivery.
+/// A pending write read for delivery.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub seq: i64,
@@ -195,63 +195,38 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` writes ready at `now_ms`: each the oldest pending write of its entity,
-    /// and of no entity in `busy` (being delivered), in queue order.
-    pub async fn ready_writes(
-        &self,
-        now_ms: u64,
-        limit: usize,
-        busy: &[(String, String)],
-    ) -> Result<Vec<Pending>, StoreError> {
+    /// Up to `limit` pending writes after `seq` (exclusive), in queue order: the relay's feed.
+    /// The queue's one writer commits appends in `seq` order, so a page never skips a write
+    /// that commits later.
+    pub async fn pending_after(&self, seq: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let rows = sqlx::query(
-            // `+` keeps SQLite off the `(state, next_attempt_ms)` index, which would gather
-            // every ready write and sort them all by `seq` on each call (the relay then spent
-            // its time sorting a deep queue); scanning the rowid in order stops at the limit.
-            "SELECT q.* FROM write_queue q
-             WHERE +q.state = 'pending' AND +q.next_attempt_ms <= ?1
-               AND q.seq = (SELECT MIN(p.seq) FROM write_queue p
-                            WHERE p.state = 'pending' AND p.domain = q.domain AND p.entity = q.entity)
-             ORDER BY q.seq LIMIT ?2",
+            "SELECT * FROM write_queue WHERE seq > ?1 AND state = 'pending' ORDER BY seq LIMIT ?2",
         )
-        .bind(int(now_ms))
-        .bind(int((limit + busy.len()) as u64))
+        .bind(seq)
+        .bind(int(limit as u64))
         .fetch_all(self.pool())
         .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let domain: String = r.try_get("domain")?;
-            let entity: String = r.try_get("entity")?;
-            if busy.iter().any(|(d, e)| *d == domain && *e == entity) {
-                continue;
-            }
-            let headers: String = r.try_get("headers")?;
-            let body: Vec<u8> = r.try_get("body")?;
-            let to: String = r.try_get("to_side")?;
-            let attempts: i64 = r.try_get("attempts")?;
-            let accepted: i64 = r.try_get("accepted_at_ms")?;
-            out.push(Pending {
-                seq: r.try_get("seq")?,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                entry: WriteEntry {
-                    id: r.try_get("id")?,
-                    route: r.try_get("route")?,
-                    key: entity,
-                    method: r.try_get("method")?,
-                    target: r.try_get("target")?,
-                    headers: serde_json::from_str(&headers).unwrap_or_default(),
-                    body: body.into(),
-                    to: side(&to),
-                    authoritative_id: r.try_get("authoritative_id")?,
-                    accepted_at_ms: u64::try_from(accepted).unwrap_or(0),
-                    unreplayable: None,
-                    domain,
-                },
-            });
-            if out.len() == limit {
-                break;
-            }
-        }
-        Ok(out)
+        rows.iter().map(pending).collect()
+    }
+
+    /// Up to `limit` dead letters an operator put back in the queue that have not been
+    /// attempted since, at or before `seq`, in queue order. (Pending, no attempt, and an error:
+    /// only a retried dead letter looks like that; `write_queue_requeued` indexes exactly these.)
+    pub async fn requeued_writes(
+        &self,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<Pending>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM write_queue
+             WHERE state = 'pending' AND attempts = 0 AND last_error IS NOT NULL AND seq <= ?1
+             ORDER BY seq LIMIT ?2",
+        )
+        .bind(seq)
+        .bind(int(limit as u64))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(pending).collect()
     }
 
     /// A write was delivered: it leaves the queue.
@@ -416,6 +391,35 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+fn pending(r: &sqlx::sqlite::SqliteRow) -> Result<Pending, StoreError> {
+    let domain: String = r.try_get("domain")?;
+    let headers: String = r.try_get("headers")?;
+    let headers = serde_json::from_str(&headers)
+        .map_err(|e| StoreError::Corrupt { domain: domain.clone(), detail: e.to_string() })?;
+    let body: Vec<u8> = r.try_get("body")?;
+    let to: String = r.try_get("to_side")?;
+    let attempts: i64 = r.try_get("attempts")?;
+    let accepted: i64 = r.try_get("accepted_at_ms")?;
+    Ok(Pending {
+        seq: r.try_get("seq")?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        entry: WriteEntry {
+            id: r.try_get("id")?,
+            route: r.try_get("route")?,
+            key: r.try_get("entity")?,
+            method: r.try_get("method")?,
+            target: r.try_get("target")?,
+            headers,
+            body: body.into(),
+            to: side(&to),
+            authoritative_id: r.try_get("authoritative_id")?,
+            accepted_at_ms: u64::try_from(accepted).unwrap_or(0),
+            unreplayable: None,
+            domain,
+        },
+    })
 }
 
 fn dead_letter(r: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {

@@ -237,7 +237,8 @@ impl NatsRelay {
                     // Sent again after the ack wait while still waiting here.
                     continue;
                 }
-                let job = Job { entry, attempts: 0, handle: Handle { sequence, acker } };
+                let job =
+                    Job { entry, attempts: 0, order: sequence, handle: Handle { sequence, acker } };
                 if jobs.send(job).await.is_err() {
                     return;
                 }
@@ -408,6 +409,10 @@ impl Backend for Acks {
             }
         }
     }
+
+    /// Nothing to record: the message stays unacked in the stream (held here, so a
+    /// redelivery after the ack wait is ignored) and the attempt is counted by `attempted`.
+    async fn retrying(&self, _: &Job<Handle>, _: &str, _: Option<u16>, _: Duration) {}
 }
 
 async fn flush_counts(acks: Arc<Acks>, stop: impl std::future::Future<Output = ()>) {
@@ -431,7 +436,7 @@ async fn move_retried(nats: Nats, store: Store, stop: impl std::future::Future<O
             () = &mut stop => return,
             () = tokio::time::sleep(RETRIED_POLL) => {}
         }
-        let ready = match store.ready_writes(now_ms(), RETRIED_BATCH, &[]).await {
+        let ready = match store.requeued_writes(i64::MAX, RETRIED_BATCH).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "write queue: reading retried dead letters failed");
