@@ -89,10 +89,13 @@ impl Store {
             .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
         let queue_pool = SqlitePoolOptions::new()
             .max_connections(1)
-            // The queue's commits never checkpoint (an fsync of the database file on the
-            // request path); the writer asks for passive checkpoints beside it instead.
+            // The queue's commits never checkpoint by themselves; its writer checkpoints
+            // between batches, after answering (see `queue::EmbeddedQueue`). Statement
+            // journals (a multi-row INSERT has one) stay in memory instead of a temp file.
             .connect_with(
-                opts.synchronous(SqliteSynchronous::Full).pragma("wal_autocheckpoint", "0"),
+                opts.synchronous(SqliteSynchronous::Full)
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("temp_store", "MEMORY"),
             )
             .await
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
@@ -113,12 +116,17 @@ impl Store {
     }
 
     /// Copy the write-ahead log back into the database as far as no reader needs it
-    /// (`PRAGMA wal_checkpoint(PASSIVE)`: waits for no one, blocks no writer).
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`: waits for no one), on the write queue's connection.
+    /// Run by the queue's one writer between its commits: with no commit racing it the
+    /// checkpoint catches up with the log, so the next commit starts the log over from its
+    /// beginning, rewriting blocks the file already has. A checkpoint beside a busy writer
+    /// never catches up, and the log then grows for as long as the load lasts, every commit
+    /// extending the file (the kernel allocating and zeroing new blocks).
     ///
     /// # Errors
     /// [`StoreError::Query`] from SQLite.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.queue_pool).await?;
         Ok(())
     }
 

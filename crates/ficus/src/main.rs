@@ -1,6 +1,7 @@
 //! The `ficus` binary: parses the command line, sets up logging and the runtime, runs one
 //! command and turns its result into a documented exit code.
 
+mod background;
 mod cli;
 mod client;
 mod commands;

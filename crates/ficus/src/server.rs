@@ -1,6 +1,7 @@
 //! Starts the whole server in this process — control plane, gateway and admin API on given
 //! listeners — and stops it in order. Shared by `ficus serve` and `ficus demo`.
 
+use crate::background::{self, RELAY_NICE};
 use anyhow::Context;
 use ficus_control::admin::{self, AdminState};
 use ficus_control::queue::nats::{Nats, NatsQueue, NatsRelay};
@@ -162,7 +163,9 @@ async fn start_queue(
             let appended = Arc::new(tokio::sync::Notify::new());
             let queue = EmbeddedQueue::start(store.clone(), Arc::clone(&appended));
             let relay = Relay::new(store.clone(), queue.clone(), upstreams, config, appended);
-            (Arc::new(queue), QueueProbe::Embedded, tokio::spawn(relay.run(stopped(relay_rx))))
+            let task = background::spawn("ficus-relay", RELAY_NICE, relay.run(stopped(relay_rx)))
+                .context("start the write queue's relay thread")?;
+            (Arc::new(queue), QueueProbe::Embedded, task)
         }
         QueueBackend::Nats { url, stream } => {
             let nats = Nats::connect(url, stream).await.context("start the NATS write queue")?;
@@ -170,11 +173,9 @@ async fn start_queue(
                 .await
                 .context("start the NATS write queue's relay")?;
             let queue = NatsQueue::new(nats.clone(), store.clone());
-            (
-                Arc::new(queue),
-                QueueProbe::Nats(Box::new(nats)),
-                tokio::spawn(relay.run(stopped(relay_rx))),
-            )
+            let task = background::spawn("ficus-relay", RELAY_NICE, relay.run(stopped(relay_rx)))
+                .context("start the write queue's relay thread")?;
+            (Arc::new(queue), QueueProbe::Nats(Box::new(nats)), task)
         }
     })
 }

@@ -71,6 +71,9 @@ pub const WINDOW: usize = 8192;
 
 type Entity = (String, String);
 
+/// A write to try again, and the wait before it.
+type Again<H> = (Job<H>, Duration);
+
 /// The dispatcher's state: queued writes per entity, entities ready to go, retry timers.
 struct Schedule<H> {
     /// Every entity with a write queued, waiting for a retry or in flight. While a write is in
@@ -153,7 +156,7 @@ pub async fn run<B: Backend>(
 ) {
     tokio::pin!(stop);
     let mut schedule = Schedule::new();
-    let mut flying: JoinSet<(Entity, Option<(Job<B::Handle>, Duration)>)> = JoinSet::new();
+    let mut flying: JoinSet<(Entity, Option<Again<B::Handle>>)> = JoinSet::new();
     let mut open = true;
     loop {
         schedule.due(Instant::now());
@@ -201,7 +204,7 @@ async fn attempt<B: Backend>(
     upstreams: Upstreams,
     config: WriteQueueConfig,
     mut job: Job<B::Handle>,
-) -> (Entity, Option<(Job<B::Handle>, Duration)>) {
+) -> (Entity, Option<Again<B::Handle>>) {
     let key = (job.entry.domain.clone(), job.entry.key.clone());
     let to = job.entry.to;
     let delivery = deliver(upstreams.get(to), &job.entry).await;

@@ -8,7 +8,6 @@ use super::store::Outcome;
 use crate::store::Store;
 use ficus_gateway::replay::{AppendFuture, QueueError, WriteEntry, WriteQueue};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -16,8 +15,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 const MAX_BATCH: usize = 512;
 /// Jobs waiting for the writer before `append` waits for room.
 const CHANNEL: usize = 8192;
-/// How often the writer starts a checkpoint beside itself (its own commits never do).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How often the writer checkpoints between two commits (its commits never do by themselves).
+/// Often enough that the log stays small (a few thousand pages at full load), so each
+/// checkpoint is short.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 type Ack = oneshot::Sender<Result<(), QueueError>>;
 
@@ -69,21 +70,31 @@ impl WriteQueue for EmbeddedQueue {
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<(Job, Ack)>, appended: Arc<Notify>) {
     let mut batch: Vec<(Job, Ack)> = Vec::with_capacity(MAX_BATCH);
-    let checkpointing = Arc::new(AtomicBool::new(false));
     let mut last_checkpoint = Instant::now();
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY
-            && !checkpointing.swap(true, Ordering::AcqRel)
-        {
+    // Something was committed since the last checkpoint.
+    let mut dirty = false;
+    loop {
+        // Checkpoint after answering a batch, never inside one: at the latest every
+        // CHECKPOINT_EVERY under load (the jobs that arrive meanwhile wait for it), or that
+        // long after the last one when the queue went quiet.
+        if dirty && last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            checkpoint(&store).await;
             last_checkpoint = Instant::now();
-            let (store, flag) = (store.clone(), Arc::clone(&checkpointing));
-            tokio::spawn(async move {
-                if let Err(e) = store.checkpoint().await {
-                    tracing::warn!(error = %e, "state store checkpoint failed");
-                }
-                flag.store(false, Ordering::Release);
-            });
+            dirty = false;
         }
+        let received = if dirty {
+            let left = CHECKPOINT_EVERY.saturating_sub(last_checkpoint.elapsed());
+            tokio::select! {
+                n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+                () = tokio::time::sleep(left) => continue,
+            }
+        } else {
+            rx.recv_many(&mut batch, MAX_BATCH).await
+        };
+        if received == 0 {
+            break; // Every handle is gone and nothing is left.
+        }
+        dirty = true;
         // Move the jobs apart (no copies of bodies); each ack remembers which kind it answers.
         let (mut appends, mut outcomes, mut acks) = (Vec::new(), Vec::new(), Vec::new());
         for (job, ack) in batch.drain(..) {
@@ -120,6 +131,15 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(Job, Ack)>, appended: Arc<
         if !appends.is_empty() {
             appended.notify_one();
         }
+    }
+    if dirty {
+        checkpoint(&store).await;
+    }
+}
+
+async fn checkpoint(store: &Store) {
+    if let Err(e) = store.checkpoint().await {
+        tracing::warn!(error = %e, "state store checkpoint failed");
     }
 }
 

@@ -250,12 +250,14 @@ impl Store {
         self.commit_queue_batch(&[], &[o], 0).await
     }
 
-    /// Statistics of `domain` at `now_ms`.
+    /// Statistics of `domain` at `now_ms`; the lag is the age of its first pending write in
+    /// queue order.
     pub async fn queue_stats(&self, domain: &str, now_ms: u64) -> Result<QueueStats, StoreError> {
         let row = sqlx::query(
             "SELECT
                (SELECT COUNT(*) FROM write_queue WHERE domain = ?1 AND state = 'pending') AS depth,
-               (SELECT MIN(accepted_at_ms) FROM write_queue WHERE domain = ?1 AND state = 'pending') AS oldest,
+               (SELECT accepted_at_ms FROM write_queue WHERE domain = ?1 AND state = 'pending'
+                ORDER BY seq LIMIT 1) AS oldest,
                (SELECT COUNT(*) FROM write_queue WHERE domain = ?1 AND state = 'dead') AS dead",
         )
         .bind(domain)
