@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// How long a writer waits on a locked database before it fails.
@@ -18,10 +19,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum StoreError {
     #[error("state store {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
+    #[error("state store {path}: opening the write queue's connection: {source}")]
+    OpenQueue { path: PathBuf, source: rusqlite::Error },
     #[error("state store {path}: migrating the schema: {source}")]
     Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
     #[error("state store: {0}")]
     Query(#[from] sqlx::Error),
+    /// From the write queue's own connection (see [`crate::queue::EmbeddedQueue`]).
+    #[error("state store (write queue): {0}")]
+    Queue(#[from] rusqlite::Error),
+    #[error("state store (write queue): its connection was poisoned by a panic")]
+    QueuePoisoned,
     #[error("state store holds an invalid value for domain {domain:?}: {detail}")]
     Corrupt { domain: String, detail: String },
     #[error("domain {domain:?} changed concurrently (expected {expected}); try again")]
@@ -50,10 +58,27 @@ pub struct AuditEntry {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-    /// One connection with `synchronous = FULL`: every commit of the write queue is on disk
-    /// before a write is acknowledged (one sync per batch, see `queue::EmbeddedQueue`).
-    queue_pool: SqlitePool,
+    /// The write queue's one connection, with `synchronous = FULL`: every commit of the queue
+    /// is on disk before a write is acknowledged (one sync per batch, see
+    /// `queue::EmbeddedQueue`). A plain blocking connection, used from the queue's writer
+    /// thread: a batch is a few prepared statements run back to back on one thread, where
+    /// sqlx would hop between its connection thread and the caller for every statement.
+    queue: Arc<Mutex<rusqlite::Connection>>,
     path: PathBuf,
+}
+
+/// Open the write queue's connection on the (migrated) store at `path`. Its commits never
+/// checkpoint by themselves: the queue's writer checkpoints between batches, after answering
+/// (see `queue::EmbeddedQueue`). Statement journals (kept while a transaction runs) stay in
+/// memory rather than in a temp file.
+fn open_queue_connection(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(conn)
 }
 
 /// A count or a time in milliseconds as SQLite's integer (saturating).
@@ -87,47 +112,29 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
-        let queue_pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            // The queue's commits never checkpoint by themselves; its writer checkpoints
-            // between batches, after answering (see `queue::EmbeddedQueue`). Statement
-            // journals (a multi-row INSERT has one) stay in memory instead of a temp file.
-            .connect_with(
-                opts.synchronous(SqliteSynchronous::Full)
-                    .pragma("wal_autocheckpoint", "0")
-                    .pragma("temp_store", "MEMORY"),
-            )
-            .await
-            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        Ok(Store { pool, queue_pool, path: path.to_owned() })
+        let queue = open_queue_connection(path)
+            .map_err(|source| StoreError::OpenQueue { path: path.to_owned(), source })?;
+        Ok(Store { pool, queue: Arc::new(Mutex::new(queue)), path: path.to_owned() })
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
-    pub(crate) fn queue_pool(&self) -> &SqlitePool {
-        &self.queue_pool
+    /// The write queue's connection, locked (blocking: call it from the writer thread or
+    /// `spawn_blocking`).
+    ///
+    /// # Errors
+    /// [`StoreError::QueuePoisoned`] after a panic while it was held.
+    pub(crate) fn queue_connection(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
+        self.queue.lock().map_err(|_| StoreError::QueuePoisoned)
     }
 
     /// The file behind the store.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Copy the write-ahead log back into the database as far as no reader needs it
-    /// (`PRAGMA wal_checkpoint(PASSIVE)`: waits for no one), on the write queue's connection.
-    /// Run by the queue's one writer between its commits: with no commit racing it the
-    /// checkpoint catches up with the log, so the next commit starts the log over from its
-    /// beginning, rewriting blocks the file already has. A checkpoint beside a busy writer
-    /// never catches up, and the log then grows for as long as the load lasts, every commit
-    /// extending the file (the kernel allocating and zeroing new blocks).
-    ///
-    /// # Errors
-    /// [`StoreError::Query`] from SQLite.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.queue_pool).await?;
-        Ok(())
     }
 
     /// Whether the store answers.
@@ -309,9 +316,9 @@ impl Store {
             .collect()
     }
 
-    /// Close the pool, flushing the WAL.
+    /// Close the pool. The write queue's connection closes with the last handle on the store
+    /// (its writer thread ends when the queue's last handle is dropped).
     pub async fn close(&self) {
-        self.queue_pool.close().await;
         self.pool.close().await;
     }
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ficus_control::{Control, ControlError, Store, StoreError};
+use ficus_gateway::replay::WriteQueue;
 use ficus_model::phase::{self, RollbackTarget};
 use ficus_model::{Percent, Phase, Plan, TransitionError};
 use std::path::Path;
@@ -340,4 +341,74 @@ async fn verify_runs_are_kept_newest_first_up_to_the_cap() {
     let latest = store.verify_runs("orders", 1, true).await.unwrap();
     assert_eq!(latest[0].report, Some(serde_json::json!({ "run": kept + 2 })));
     assert_eq!(store.verify_runs("other", 10, false).await.unwrap().len(), 1);
+}
+
+/// A store and the embedded queue's writer thread on it.
+async fn open_queue()
+-> (tempfile::TempDir, Store, ficus_control::queue::EmbeddedQueue, Arc<tokio::sync::Notify>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state.db")).await.unwrap();
+    let appended = Arc::new(tokio::sync::Notify::new());
+    let queue =
+        ficus_control::queue::EmbeddedQueue::start(store.clone(), Arc::clone(&appended)).unwrap();
+    (dir, store, queue, appended)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The writer thread group-commits concurrent appends and answers each once it is stored.
+async fn concurrent_appends_are_each_stored_once_and_answered() {
+    let (_dir, store, queue, appended) = open_queue().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..300 {
+        let queue = queue.clone();
+        tasks.spawn(async move {
+            queue.append(write(&format!("w-{n:03}"), &n.to_string(), None)).await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(1), appended.notified()).await.unwrap();
+    let rows = store.pending_after(0, 1000).await.unwrap();
+    let mut ids: Vec<String> = rows.iter().map(|p| p.entry.id.clone()).collect();
+    ids.sort();
+    let expected: Vec<String> = (0..300).map(|n| format!("w-{n:03}")).collect();
+    assert_eq!(ids, expected, "every answered append is stored, once");
+    assert_eq!(rows[0].entry.body, bytes::Bytes::from_static(b"{}"));
+}
+
+/// A bad write fails only its own batch; outcomes go through the same writer.
+#[tokio::test]
+async fn a_bad_write_fails_alone_and_the_writer_goes_on() {
+    let (_dir, store, queue, _appended) = open_queue().await;
+    queue.append(write("w-1", "7", None)).await.unwrap();
+    let again = queue.append(write("w-1", "8", None)).await;
+    let err = again.expect_err("a duplicate id breaks the UNIQUE constraint");
+    assert!(err.to_string().contains("UNIQUE"), "{err}");
+    queue.append(write("w-2", "7", None)).await.unwrap();
+    let rows = store.pending_after(0, 10).await.unwrap();
+    let seen: Vec<(&str, &str)> =
+        rows.iter().map(|p| (p.entry.id.as_str(), p.entry.key.as_str())).collect();
+    assert_eq!(seen, [("w-1", "7"), ("w-2", "7")], "the failed append left nothing behind");
+
+    // Outcomes go through the same writer: a delivered write leaves, a failed one is counted.
+    let (first, second) = (rows[0].seq, rows[1].seq);
+    queue
+        .record(ficus_control::queue::Outcome::Delivered { seq: first, domain: "invoices".into() })
+        .await
+        .unwrap();
+    let failed = ficus_control::queue::Outcome::Failed {
+        seq: second,
+        domain: "invoices".into(),
+        error: "new answered 503".into(),
+        status: Some(503),
+        next_ms: 9_000,
+        dead: false,
+    };
+    queue.record(failed).await.unwrap();
+    let rows = store.pending_after(0, 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].entry.id.as_str(), rows[0].attempts), ("w-2", 1));
+    let stats = store.queue_stats("invoices", 2_000).await.unwrap();
+    assert_eq!((stats.depth, stats.replayed, stats.succeeded), (1, 2, 1));
 }

@@ -161,7 +161,8 @@ async fn start_queue(
     Ok(match &plan.write_queue.backend {
         QueueBackend::Embedded => {
             let appended = Arc::new(tokio::sync::Notify::new());
-            let queue = EmbeddedQueue::start(store.clone(), Arc::clone(&appended));
+            let queue = EmbeddedQueue::start(store.clone(), Arc::clone(&appended))
+                .context("start the write queue's writer thread")?;
             let relay = Relay::new(store.clone(), queue.clone(), upstreams, config, appended);
             let task = background::spawn("ficus-relay", RELAY_NICE, relay.run(stopped(relay_rx)))
                 .context("start the write queue's relay thread")?;

@@ -84,46 +84,110 @@ impl Outcome {
     }
 }
 
-/// Rows per INSERT statement (14 bound values each, under SQLite's 32,766).
-const INSERT_ROWS: usize = 256;
+/// Add to a domain's statistics (`?1` the domain, then replayed, succeeded, dead-lettered and
+/// discarded).
+const BUMP: &str = "INSERT INTO write_stats (domain, replayed, succeeded, dead_lettered, discarded)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (domain) DO UPDATE SET
+       replayed = replayed + excluded.replayed,
+       succeeded = succeeded + excluded.succeeded,
+       dead_lettered = dead_lettered + excluded.dead_lettered,
+       discarded = discarded + excluded.discarded";
 
-/// Insert `entries` with one multi-row statement per [`INSERT_ROWS`].
-async fn insert(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    entries: &[WriteEntry],
+/// One group commit of the write queue on its connection: `appends` inserted and `outcomes`
+/// recorded in one transaction, the statistics of every domain touched updated once, with
+/// statements prepared once per connection. Blocking; all or nothing.
+///
+/// # Errors
+/// [`StoreError::Queue`] from SQLite (the transaction is rolled back), or
+/// [`StoreError::Corrupt`] when an entry's headers cannot be encoded.
+pub(crate) fn commit_batch(
+    conn: &mut rusqlite::Connection,
+    appends: &[WriteEntry],
+    outcomes: &[Outcome],
     now_ms: u64,
 ) -> Result<(), StoreError> {
-    for chunk in entries.chunks(INSERT_ROWS) {
-        let mut headers = Vec::with_capacity(chunk.len());
-        for e in chunk {
-            headers.push(serde_json::to_string(&e.headers).map_err(|err| StoreError::Corrupt {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut bumps: BTreeMap<&str, Bump> = BTreeMap::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO write_queue (id, domain, route, entity, method, target, headers, body,
+             to_side, authoritative_id, accepted_at_ms, state, next_attempt_ms, last_error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        for e in appends {
+            let headers = serde_json::to_string(&e.headers).map_err(|err| StoreError::Corrupt {
                 domain: e.domain.clone(),
                 detail: err.to_string(),
-            })?);
-        }
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO write_queue (id, domain, route, entity, method, target, headers, body,
-             to_side, authoritative_id, accepted_at_ms, state, next_attempt_ms, last_error) ",
-        );
-        q.push_values(chunk.iter().zip(&headers), |mut b, (e, h)| {
+            })?;
             let state = if e.unreplayable.is_some() { "dead" } else { "pending" };
-            b.push_bind(&e.id)
-                .push_bind(&e.domain)
-                .push_bind(&e.route)
-                .push_bind(&e.key)
-                .push_bind(&e.method)
-                .push_bind(&e.target)
-                .push_bind(h)
-                .push_bind(&e.body[..])
-                .push_bind(e.to.as_str())
-                .push_bind(&e.authoritative_id)
-                .push_bind(int(e.accepted_at_ms))
-                .push_bind(state)
-                .push_bind(int(now_ms))
-                .push_bind(&e.unreplayable);
-        });
-        q.build().execute(&mut **tx).await?;
+            insert.execute(rusqlite::params![
+                e.id,
+                e.domain,
+                e.route,
+                e.key,
+                e.method,
+                e.target,
+                headers,
+                &e.body[..],
+                e.to.as_str(),
+                e.authoritative_id,
+                int(e.accepted_at_ms),
+                state,
+                int(now_ms),
+                e.unreplayable,
+            ])?;
+            if e.unreplayable.is_some() {
+                bumps.entry(&e.domain).or_default().dead_lettered += 1;
+            }
+        }
+        let mut delete = tx.prepare_cached("DELETE FROM write_queue WHERE seq = ?1")?;
+        let mut fail = tx.prepare_cached(
+            "UPDATE write_queue SET attempts = attempts + 1, last_error = ?1, last_status = ?2,
+             next_attempt_ms = ?3, state = ?4 WHERE seq = ?5",
+        )?;
+        for o in outcomes {
+            let by = bumps.entry(o.domain()).or_default();
+            by.replayed += 1;
+            match o {
+                Outcome::Delivered { seq, .. } => {
+                    by.succeeded += 1;
+                    delete.execute([seq])?;
+                }
+                Outcome::Failed { seq, error, status, next_ms, dead, .. } => {
+                    by.dead_lettered += i64::from(*dead);
+                    let state = if *dead { "dead" } else { "pending" };
+                    fail.execute(rusqlite::params![error, status, int(*next_ms), state, seq])?;
+                }
+            }
+        }
+        let mut bump = tx.prepare_cached(BUMP)?;
+        for (domain, by) in &bumps {
+            bump.execute(rusqlite::params![
+                domain,
+                by.replayed,
+                by.succeeded,
+                by.dead_lettered,
+                by.discarded
+            ])?;
+        }
     }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Copy the write-ahead log back into the database as far as no reader needs it (`PRAGMA
+/// wal_checkpoint(PASSIVE)`: waits for no one), on the queue's connection. Run by the queue's
+/// one writer between its commits: with no commit racing it the checkpoint catches up with the
+/// log, so the next commit starts the log over from its beginning, rewriting blocks the file
+/// already has. A checkpoint beside a busy writer never catches up, and the log then grows for
+/// as long as the load lasts, every commit extending the file (the kernel allocating and
+/// zeroing new blocks).
+///
+/// # Errors
+/// [`StoreError::Queue`] from SQLite.
+pub(crate) fn checkpoint(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
     Ok(())
 }
 
@@ -137,62 +201,23 @@ impl Store {
         self.commit_queue_batch(entries, &[], now_ms).await
     }
 
-    /// One group commit of the write queue: `appends` inserted and `outcomes` recorded in one
-    /// transaction on the queue's `synchronous = FULL` connection, the statistics of every
-    /// domain touched updated once. All of the queue's writes go through here, from one task,
-    /// so they never wait for each other's locks.
+    /// One group commit of the write queue ([`commit_batch`]) from async code, on a blocking
+    /// thread. The queue's writer calls [`commit_batch`] itself.
+    ///
+    /// # Errors
+    /// As [`commit_batch`].
     pub async fn commit_queue_batch(
         &self,
         appends: &[WriteEntry],
         outcomes: &[Outcome],
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.queue_pool().begin().await?;
-        let mut bumps: BTreeMap<&str, Bump> = BTreeMap::new();
-        insert(&mut tx, appends, now_ms).await?;
-        for e in appends.iter().filter(|e| e.unreplayable.is_some()) {
-            bumps.entry(&e.domain).or_default().dead_lettered += 1;
-        }
-        let mut delivered = Vec::new();
-        for o in outcomes {
-            let by = bumps.entry(o.domain()).or_default();
-            by.replayed += 1;
-            match o {
-                Outcome::Delivered { seq, .. } => {
-                    by.succeeded += 1;
-                    delivered.push(*seq);
-                }
-                Outcome::Failed { seq, error, status, next_ms, dead, .. } => {
-                    by.dead_lettered += i64::from(*dead);
-                    sqlx::query(
-                        "UPDATE write_queue SET attempts = attempts + 1, last_error = ?,
-                         last_status = ?, next_attempt_ms = ?, state = ? WHERE seq = ?",
-                    )
-                    .bind(error)
-                    .bind(status.map(i64::from))
-                    .bind(int(*next_ms))
-                    .bind(if *dead { "dead" } else { "pending" })
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-        }
-        for seqs in delivered.chunks(INSERT_ROWS * 8) {
-            let mut q =
-                sqlx::QueryBuilder::<sqlx::Sqlite>::new("DELETE FROM write_queue WHERE seq IN (");
-            let mut list = q.separated(", ");
-            for seq in seqs {
-                list.push_bind(*seq);
-            }
-            q.push(")");
-            q.build().execute(&mut *tx).await?;
-        }
-        for (domain, by) in bumps {
-            bump(&mut tx, domain, by).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let (store, appends, outcomes) = (self.clone(), appends.to_vec(), outcomes.to_vec());
+        tokio::task::spawn_blocking(move || {
+            commit_batch(&mut *store.queue_connection()?, &appends, &outcomes, now_ms)
+        })
+        .await
+        .map_err(|_| StoreError::QueuePoisoned)?
     }
 
     /// Up to `limit` pending writes after `seq` (exclusive), in queue order: the relay's feed.
@@ -457,21 +482,13 @@ pub(super) async fn bump(
     domain: &str,
     by: Bump,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO write_stats (domain, replayed, succeeded, dead_lettered, discarded)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (domain) DO UPDATE SET
-           replayed = replayed + excluded.replayed,
-           succeeded = succeeded + excluded.succeeded,
-           dead_lettered = dead_lettered + excluded.dead_lettered,
-           discarded = discarded + excluded.discarded",
-    )
-    .bind(domain)
-    .bind(by.replayed)
-    .bind(by.succeeded)
-    .bind(by.dead_lettered)
-    .bind(by.discarded)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(BUMP)
+        .bind(domain)
+        .bind(by.replayed)
+        .bind(by.succeeded)
+        .bind(by.dead_lettered)
+        .bind(by.discarded)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
