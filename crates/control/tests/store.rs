@@ -412,3 +412,43 @@ async fn a_bad_write_fails_alone_and_the_writer_goes_on() {
     let stats = store.queue_stats("invoices", 2_000).await.unwrap();
     assert_eq!((stats.depth, stats.replayed, stats.succeeded), (1, 2, 1));
 }
+
+/// While clients' appends keep the writer busy, the relay's outcomes wait for a later commit
+/// (at most `OUTCOMES_EVERY`, 20 ms), but they are never starved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_are_committed_while_appends_keep_coming() {
+    let (_dir, store, queue, _appended) = open_queue().await;
+    queue.append(write("w-first", "1", None)).await.unwrap();
+    let first = store.pending_after(0, 1).await.unwrap()[0].seq;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let appender = {
+        let (queue, stop) = (queue.clone(), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let mut n = 0_u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut batch = tokio::task::JoinSet::new();
+                for _ in 0..16 {
+                    n += 1;
+                    let queue = queue.clone();
+                    let w = write(&format!("w-{n}"), &n.to_string(), None);
+                    batch.spawn(async move { queue.append(w).await });
+                }
+                while let Some(done) = batch.join_next().await {
+                    done.unwrap().unwrap();
+                }
+            }
+            n
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let delivered =
+        ficus_control::queue::Outcome::Delivered { seq: first, domain: "invoices".into() };
+    let recorded = tokio::time::timeout(std::time::Duration::from_secs(5), queue.record(delivered));
+    recorded.await.expect("the outcome was committed under load").unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let appended = appender.await.unwrap();
+    assert!(appended >= 16, "appends kept coming: {appended}");
+    let rows = store.pending_after(0, 100_000).await.unwrap();
+    assert!(rows.iter().all(|p| p.entry.id != "w-first"), "the delivered write left the queue");
+    assert_eq!(rows.len(), appended as usize, "every other append is there");
+}
