@@ -413,8 +413,8 @@ async fn a_bad_write_fails_alone_and_the_writer_goes_on() {
     assert_eq!((stats.depth, stats.replayed, stats.succeeded), (1, 2, 1));
 }
 
-/// While clients' appends keep the writer busy, the relay's outcomes wait for a later commit
-/// (at most `OUTCOMES_EVERY`, 20 ms), but they are never starved.
+/// While clients' appends keep the writer busy, the relay's outcomes are still committed: a
+/// writer that favoured appends must not starve them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outcomes_are_committed_while_appends_keep_coming() {
     let (_dir, store, queue, _appended) = open_queue().await;

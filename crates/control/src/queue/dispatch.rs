@@ -71,13 +71,8 @@ pub const WINDOW: usize = 8192;
 
 type Entity = (String, String);
 
-/// What an attempt leaves to do.
-enum Attempted<H> {
-    /// Try the write again after the wait.
-    Again(Job<H>, Duration),
-    /// Take the write off its queue ([`Backend::finish`]).
-    Finish(Job<H>, End),
-}
+/// A write to try again, and the wait before it.
+type Again<H> = (Job<H>, Duration);
 
 /// The dispatcher's state: queued writes per entity, entities ready to go, retry timers.
 struct Schedule<H> {
@@ -161,11 +156,7 @@ pub async fn run<B: Backend>(
 ) {
     tokio::pin!(stop);
     let mut schedule = Schedule::new();
-    let mut flying: JoinSet<(Entity, Attempted<B::Handle>)> = JoinSet::new();
-    // Writes being taken off their queue. They hold their entity (its next write waits for
-    // the queue to know this one is done) but not a delivery slot: a backend that batches
-    // its bookkeeping slows an entity's next write, never the relay as a whole.
-    let mut finishing: JoinSet<Entity> = JoinSet::new();
+    let mut flying: JoinSet<(Entity, Option<Again<B::Handle>>)> = JoinSet::new();
     let mut open = true;
     loop {
         schedule.due(Instant::now());
@@ -174,7 +165,7 @@ pub async fn run<B: Backend>(
         {
             flying.spawn(attempt(Arc::clone(&backend), upstreams.clone(), config.clone(), job));
         }
-        if !open && flying.is_empty() && finishing.is_empty() && schedule.held == 0 {
+        if !open && flying.is_empty() && schedule.held == 0 {
             break;
         }
         let next_timer = schedule.timers.peek().map(|Reverse((at, _))| *at);
@@ -186,33 +177,18 @@ pub async fn run<B: Backend>(
                 None => open = false,
             },
             Some(joined) = flying.join_next(), if !flying.is_empty() => match joined {
-                Ok((key, Attempted::Finish(job, end))) => {
-                    let backend = Arc::clone(&backend);
-                    finishing.spawn(async move {
-                        backend.finish(job, end).await;
-                        key
-                    });
-                }
-                Ok((_, Attempted::Again(job, wait))) => schedule.retry(job, Instant::now() + wait),
+                Ok((key, None)) => schedule.finished(key),
+                Ok((_, Some((job, wait)))) => schedule.retry(job, Instant::now() + wait),
                 Err(e) => {
                     // The write stays on its queue (never finished) and its entity stays held
                     // until a restart delivers it again; it is not dropped.
                     tracing::error!(error = %e, "write queue: a delivery task failed");
                 }
             },
-            Some(finished) = finishing.join_next(), if !finishing.is_empty() => match finished {
-                Ok(key) => schedule.finished(key),
-                Err(e) => tracing::error!(error = %e, "write queue: finishing a delivery failed"),
-            },
             () = sleep_until(next_timer), if next_timer.is_some() => {}
         }
     }
-    while let Some(joined) = flying.join_next().await {
-        if let Ok((_, Attempted::Finish(job, end))) = joined {
-            backend.finish(job, end).await;
-        }
-    }
-    while finishing.join_next().await.is_some() {}
+    while flying.join_next().await.is_some() {}
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -221,13 +197,14 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// One attempt of the job (attempts counted): to be tried again after a wait, or finished.
+/// One attempt of the job; returns it (attempts counted) with the wait before the next one
+/// when it is to be retried.
 async fn attempt<B: Backend>(
     backend: Arc<B>,
     upstreams: Upstreams,
     config: WriteQueueConfig,
     mut job: Job<B::Handle>,
-) -> (Entity, Attempted<B::Handle>) {
+) -> (Entity, Option<Again<B::Handle>>) {
     let key = (job.entry.domain.clone(), job.entry.key.clone());
     let to = job.entry.to;
     let delivery = deliver(upstreams.get(to), &job.entry).await;
@@ -250,11 +227,12 @@ async fn attempt<B: Backend>(
                 rand::random::<f64>(),
             );
             backend.retrying(&job, &error, status, wait).await;
-            return (key, Attempted::Again(job, wait));
+            return (key, Some((job, wait)));
         }
         Judgement::Dead { error, status } => End::Dead { error, status },
     };
-    (key, Attempted::Finish(job, end))
+    backend.finish(job, end).await;
+    (key, None)
 }
 
 #[cfg(test)]

@@ -26,9 +26,6 @@ const CHANNEL: usize = 8192;
 /// 50 ms ≈ 2 ms each, 4 % of the writer's time either way.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
-/// Longest the relay's outcomes wait for a commit while clients' writes keep the writer busy.
-const OUTCOMES_EVERY: Duration = Duration::from_millis(20);
-
 type Ack = oneshot::Sender<Result<(), QueueError>>;
 
 #[derive(Debug)]
@@ -83,9 +80,6 @@ impl WriteQueue for EmbeddedQueue {
 
 fn writer(store: &Store, rx: &flume::Receiver<(Job, Ack)>, appended: &Notify) {
     let mut batch: Vec<(Job, Ack)> = Vec::with_capacity(MAX_BATCH);
-    // The relay's outcomes waiting for a commit, and since when.
-    let mut held: Vec<(Job, Ack)> = Vec::new();
-    let mut held_since = Instant::now();
     let mut last_checkpoint = Instant::now();
     // Something was committed since the last checkpoint.
     let mut dirty = false;
@@ -98,52 +92,22 @@ fn writer(store: &Store, rx: &flume::Receiver<(Job, Ack)>, appended: &Notify) {
             last_checkpoint = Instant::now();
             dirty = false;
         }
-        let checkpoint_due = dirty.then(|| last_checkpoint + CHECKPOINT_EVERY);
-        let outcomes_due = (!held.is_empty()).then(|| held_since + OUTCOMES_EVERY);
-        let first = match checkpoint_due.into_iter().chain(outcomes_due).min() {
-            Some(due) => match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
-                Ok(job) => Some(job),
-                Err(flume::RecvTimeoutError::Timeout) => None,
+        let first = if dirty {
+            match rx.recv_timeout(CHECKPOINT_EVERY.saturating_sub(last_checkpoint.elapsed())) {
+                Ok(job) => job,
+                Err(flume::RecvTimeoutError::Timeout) => continue,
                 Err(flume::RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(job) => Some(job),
-                Err(flume::RecvError::Disconnected) => break,
-            },
-        };
-        let mut has_appends = false;
-        if let Some(first) = first {
-            batch.push(first);
-            batch.extend(rx.try_iter().take(MAX_BATCH - 1));
-            // Appends go now; outcomes wait (below).
-            for job in std::mem::take(&mut batch) {
-                if matches!(job.0, Job::Record(_)) {
-                    if held.is_empty() {
-                        held_since = Instant::now();
-                    }
-                    held.push(job);
-                } else {
-                    has_appends = true;
-                    batch.push(job);
-                }
             }
-        }
-        // Outcomes ride with appends at most every OUTCOMES_EVERY: a commit that also deletes
-        // delivered rows writes the pages at the queue's head too, and under load the clients'
-        // commits should be small. With no client write waiting they go at once.
-        if !held.is_empty()
-            && (!has_appends || held.len() >= MAX_BATCH || held_since.elapsed() >= OUTCOMES_EVERY)
-        {
-            batch.append(&mut held);
-        }
-        if !batch.is_empty() {
-            dirty = true;
-            commit_and_answer(store, &mut batch, appended);
-        }
-    }
-    if !held.is_empty() {
-        commit_and_answer(store, &mut held, appended);
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(flume::RecvError::Disconnected) => break,
+            }
+        };
+        batch.push(first);
+        batch.extend(rx.try_iter().take(MAX_BATCH - 1));
         dirty = true;
+        commit_and_answer(store, &mut batch, appended);
     }
     if dirty {
         run_checkpoint(store);
