@@ -4,98 +4,23 @@
 //! own and deletes it. NATS is at `FICUS_TEST_NATS_URL` (default `nats://127.0.0.1:4222`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::extract::Request;
-use axum::http::StatusCode;
 use ficus_control::Store;
 use ficus_control::queue::QueueProbe;
 use ficus_control::queue::nats::{Nats, NatsQueue, NatsRelay};
 use ficus_gateway::Upstreams;
-use ficus_gateway::replay::{WriteEntry, WriteQueue, new_write_id, now_ms};
-use ficus_model::{Plan, Side};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use ficus_gateway::replay::{WriteQueue, now_ms};
+use ficus_model::Plan;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-const DOMAIN: &str = "items";
+mod support;
+use support::{DOMAIN, Secondary, eventually};
 
 fn nats_url() -> String {
     std::env::var("FICUS_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
-
-/// One request the secondary answered.
-#[derive(Debug, Clone)]
-struct Hit {
-    entity: String,
-    body: String,
-    idempotency_key: String,
-    status: u16,
-}
-
-/// A secondary on loopback that records every request and answers as told.
-#[derive(Default)]
-struct Secondary {
-    hits: Mutex<Vec<Hit>>,
-    /// Answer 503 to this many requests first.
-    fail_next: AtomicUsize,
-    /// Answer 503 to everything.
-    down: AtomicBool,
-    /// A body starting with `404` is answered 404 until this is set.
-    accept_404: AtomicBool,
-}
-
-impl Secondary {
-    async fn start() -> (Arc<Secondary>, SocketAddr) {
-        let me = Arc::new(Secondary::default());
-        let state = Arc::clone(&me);
-        let app = axum::Router::new().fallback(move |req: Request| {
-            let me = Arc::clone(&state);
-            async move { me.answer(req).await }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (me, addr)
-    }
-
-    async fn answer(&self, req: Request) -> StatusCode {
-        let entity = req.uri().path().trim_start_matches("/items/").to_owned();
-        let idempotency_key = req
-            .headers()
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
-        let failing = self.down.load(Ordering::SeqCst)
-            || self
-                .fail_next
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-        let status = if failing {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else if body.starts_with(b"404") && !self.accept_404.load(Ordering::SeqCst) {
-            StatusCode::NOT_FOUND
-        } else {
-            StatusCode::OK
-        };
-        let body = String::from_utf8_lossy(&body).into_owned();
-        let hit = Hit { entity, body, idempotency_key, status: status.as_u16() };
-        self.hits.lock().unwrap().push(hit);
-        status
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    /// Bodies delivered (answered 2xx) for `entity`, in the order they arrived.
-    fn delivered(&self, entity: &str) -> Vec<String> {
-        let hits = self.hits();
-        hits.into_iter().filter(|h| h.entity == entity && h.status == 200).map(|h| h.body).collect()
-    }
 }
 
 /// A store, a stream of its own, the queue and (when running) a relay.
@@ -111,27 +36,7 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
-        let (secondary, addr) = Secondary::start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            r#"
-[upstreams.legacy]
-url = "http://127.0.0.1:1"
-[upstreams.new]
-url = "http://{addr}"
-request_timeout = "2s"
-[write_queue]
-backoff_initial = "20ms"
-backoff_max = "100ms"
-max_attempts = 50
-concurrency = 4
-[domains.{DOMAIN}]
-phase = "dual-write"
-routes = [{{ methods = ["PUT"], path = "/items/{{id}}" }}]
-"#
-        );
-        let plan = Arc::new(Plan::parse(&text, "test.toml", dir.path()).unwrap());
-        let store = Store::open(&plan.state_path).await.unwrap();
+        let (secondary, dir, plan, store) = support::setup().await;
         let stream = format!("FICUS_TEST_{:016x}", rand::random::<u64>());
         let url = nats_url();
         let nats = Nats::connect(&url, &stream).await.unwrap_or_else(|e| {
@@ -172,21 +77,8 @@ routes = [{{ methods = ["PUT"], path = "/items/{{id}}" }}]
     }
 
     async fn append(&self, entity: &str, body: &str) -> String {
-        let id = new_write_id();
-        let entry = WriteEntry {
-            id: id.clone(),
-            domain: DOMAIN.into(),
-            route: "/items/{id}".into(),
-            key: entity.into(),
-            method: "PUT".into(),
-            target: format!("/items/{entity}"),
-            headers: vec![("content-type".into(), "text/plain".into())],
-            body: body.to_owned().into(),
-            to: Side::New,
-            authoritative_id: None,
-            accepted_at_ms: now_ms(),
-            unreplayable: None,
-        };
+        let entry = support::entry(entity, body);
+        let id = entry.id.clone();
         self.queue.append(entry).await.unwrap();
         id
     }
@@ -203,15 +95,6 @@ routes = [{{ methods = ["PUT"], path = "/items/{{id}}" }}]
             self.stop_relay().await;
         }
         self.nats.delete_stream().await.unwrap();
-    }
-}
-
-/// Wait until `done` holds, at most 20 s.
-async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -11,6 +11,7 @@ use ficus_gateway::Upstreams;
 use ficus_gateway::replay::{Delivery, WriteEntry, now_ms};
 use ficus_model::WriteQueueConfig;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
@@ -118,14 +119,19 @@ impl Relay {
     /// upstream's request timeout), and what is left stays queued on disk.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let held = Arc::new(Mutex::new(HashSet::new()));
-        let backend = Arc::new(Rows { queue: self.queue.clone(), held: Arc::clone(&held) });
+        let rewind = Arc::new(AtomicI64::new(i64::MAX));
+        let backend = Arc::new(Rows {
+            queue: self.queue.clone(),
+            held: Arc::clone(&held),
+            rewind: Arc::clone(&rewind),
+        });
         // Room for a page: the feed reads ahead while the scheduler works.
         let (tx, rx) = mpsc::channel(PAGE);
         let deliver = dispatch::run(backend, self.upstreams.clone(), self.config.clone(), rx, stop);
         // The feed never ends by itself; it is dropped once the scheduler has finished.
         tokio::select! {
             () = deliver => {}
-            () = feed(self.store.clone(), tx, held, Arc::clone(&self.appended)) => {}
+            () = feed(self.store.clone(), tx, held, rewind, Arc::clone(&self.appended)) => {}
         }
     }
 }
@@ -133,10 +139,19 @@ impl Relay {
 /// Read the queue in `seq` order and hand every pending write to the scheduler once; every
 /// [`REQUEUED_EVERY`] also the dead letters an operator put back (behind the read position).
 /// Wakes on each commit that appended writes, or after [`IDLE_POLL`].
-async fn feed(store: Store, tx: mpsc::Sender<Job<i64>>, held: Held, appended: Arc<Notify>) {
+async fn feed(
+    store: Store,
+    tx: mpsc::Sender<Job<i64>>,
+    held: Held,
+    rewind: Arc<AtomicI64>,
+    appended: Arc<Notify>,
+) {
     let mut read_to = 0_i64;
     let mut requeued_at = Instant::now();
     loop {
+        // A write whose outcome could not be committed is pending again behind the read
+        // position: read from there once more (what is still held is skipped).
+        read_to = read_to.min(rewind.swap(i64::MAX, Ordering::AcqRel));
         let page = match store.pending_after(read_to, PAGE).await {
             Ok(page) => page,
             Err(e) => {
@@ -187,20 +202,25 @@ type Held = Arc<Mutex<HashSet<i64>>>;
 struct Rows {
     queue: EmbeddedQueue,
     held: Held,
+    /// Where the feed reads again from (exclusive); `i64::MAX` when nothing is to be re-read.
+    rewind: Arc<AtomicI64>,
 }
 
 impl Rows {
     /// Commit `outcome`; the write is released from `held` only once the commit is durable,
-    /// so a retried dead letter is never handed in twice.
+    /// so a retried dead letter is never handed in twice. When the commit fails the row is
+    /// still pending: it is released and the feed reads it again, so it is attempted again
+    /// (a delivered one is then delivered twice under the same Idempotency-Key, which the
+    /// secondary applies once).
     async fn record(&self, seq: i64, outcome: Outcome, id: &str) {
-        if let Err(e) = self.queue.record(outcome).await {
-            // The attempt is not recorded; the write stays pending (still held here), and a
-            // restart delivers it again with the same Idempotency-Key, so it applies once.
-            tracing::warn!(error = %e, write = id, "write queue: recording an attempt failed");
-            return;
-        }
+        let recorded = self.queue.record(outcome).await;
+        // Released before the rewind, so the feed never reads it again while it is held.
         if let Ok(mut h) = self.held.lock() {
             h.remove(&seq);
+        }
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, write = id, "write queue: recording an attempt failed; the write will be read and attempted again");
+            self.rewind.fetch_min(seq - 1, Ordering::AcqRel);
         }
     }
 }
