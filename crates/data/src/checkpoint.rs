@@ -152,13 +152,18 @@ pub(crate) async fn create(
     Ok(out)
 }
 
-/// The statement that advances a checkpoint and its parameters: last key, rows added, done.
+/// The statement that advances a checkpoint, from the last key the writer read it at: it
+/// matches no row when the checkpoint moved meanwhile — another run of the same backfill, or
+/// the last transaction of a killed run that the server committed after this run had read the
+/// checkpoint. Counting that chunk again would make `rows_copied` exceed the rows copied, so
+/// the caller reads the checkpoint again instead ([`load_worker`]). Keys are JSON arrays, never
+/// the empty string, so `COALESCE(…, '')` compares a NULL last key too, with one placeholder.
 pub(crate) fn advance_sql(target: &Db, t: &ResolvedTable) -> String {
     let d = target.dialect();
     let int = |n| d.param(crate::types::Class::Int, &d.placeholder(n));
     format!(
         "UPDATE {} SET last_key = {}, rows_copied = rows_copied + {}, done = {}, updated_unix = {} \
-         WHERE domain = {} AND table_name = {} AND worker = {}",
+         WHERE domain = {} AND table_name = {} AND worker = {} AND COALESCE(last_key, '') = COALESCE({}, '')",
         t.checkpoint_table,
         d.placeholder(1),
         int(2),
@@ -167,14 +172,17 @@ pub(crate) fn advance_sql(target: &Db, t: &ResolvedTable) -> String {
         d.placeholder(5),
         d.placeholder(6),
         int(7),
+        d.placeholder(8),
     )
 }
 
-/// Parameters of [`advance_sql`].
+/// Parameters of [`advance_sql`]: `from` is the last key the checkpoint had when the chunk
+/// was read, `last` the chunk's last key.
 pub(crate) fn advance_params(
     domain: &str,
     t: &ResolvedTable,
     worker: usize,
+    from: &Option<Key>,
     last: &Option<Key>,
     rows: u64,
     done: bool,
@@ -187,7 +195,26 @@ pub(crate) fn advance_params(
         Some(domain.to_owned()),
         Some(t.name.clone()),
         Some(worker.to_string()),
+        key_json(from),
     ]
+}
+
+/// The checkpoint of one worker as it is now.
+///
+/// # Errors
+/// [`DataError::Checkpoint`] when it is gone or unreadable; the database's error.
+pub(crate) async fn load_worker(
+    target: &Db,
+    t: &ResolvedTable,
+    domain: &str,
+    worker: usize,
+) -> Result<Checkpoint, DataError> {
+    load(target, t, domain).await?.into_iter().find(|c| c.worker == worker).ok_or_else(|| {
+        DataError::Checkpoint {
+            table: t.name.clone(),
+            message: format!("the checkpoint of worker {worker} disappeared during the run"),
+        }
+    })
 }
 
 fn now_unix() -> u64 {

@@ -20,7 +20,8 @@ const MAX_PARAMS: usize = 30_000;
 const DELETE_BATCH: usize = 200;
 
 /// Write `rows` (transfer text, in `t.columns` order) and run the checkpoint update in the same
-/// transaction. `direct`: the rows' key range is known empty in the target, so PostgreSQL
+/// transaction; whether the update matched its checkpoint (see
+/// [`crate::checkpoint::advance_sql`]; the rows are upserted and committed either way). `direct`: the rows' key range is known empty in the target, so PostgreSQL
 /// takes them by `COPY` straight into the table (no staging, no conflict check; a row that
 /// appeared meanwhile fails the chunk with a unique violation and the caller upserts instead).
 pub(crate) async fn write_chunk(
@@ -30,7 +31,7 @@ pub(crate) async fn write_chunk(
     checkpoint_sql: &str,
     checkpoint_params: &[Option<String>],
     direct: bool,
-) -> Result<(), DataError> {
+) -> Result<bool, DataError> {
     let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
     let mut tx = target.begin(false).await.map_err(err("begin"))?;
     match &mut tx {
@@ -39,8 +40,12 @@ pub(crate) async fn write_chunk(
         }
         _ => upsert_rows(&mut tx, target, t, rows).await?,
     }
-    tx.execute(checkpoint_sql, checkpoint_params).await.map_err(err("advance the checkpoint"))?;
-    tx.commit().await.map_err(err("commit"))
+    let matched = tx
+        .execute(checkpoint_sql, checkpoint_params)
+        .await
+        .map_err(err("advance the checkpoint"))?;
+    tx.commit().await.map_err(err("commit"))?;
+    Ok(matched > 0)
 }
 
 /// Upsert `rows` (transfer text, in `t.columns` order) inside `tx`, under the conflict rule.
@@ -133,16 +138,16 @@ pub(crate) async fn delete_keys(
     Ok(deleted)
 }
 
-/// Run only the checkpoint update (a worker that found no more rows).
+/// Run only the checkpoint update (a worker that found no more rows); whether it matched.
 pub(crate) async fn checkpoint_only(
     target: &Db,
     sql: &str,
     params: &[Option<String>],
-) -> Result<(), DataError> {
+) -> Result<bool, DataError> {
     target
         .execute(sql, params)
         .await
-        .map(drop)
+        .map(|n| n > 0)
         .map_err(DataError::sql(Side::Target, "advance the checkpoint"))
 }
 

@@ -12,6 +12,8 @@ mod capture;
 mod forms;
 #[path = "cases/repair.rs"]
 mod repair;
+#[path = "cases/runs.rs"]
+mod runs;
 #[path = "cases/stored.rs"]
 mod stored;
 #[path = "cases/throttle.rs"]

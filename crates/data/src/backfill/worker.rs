@@ -45,51 +45,89 @@ pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), Da
         return run_locked(s, cp).await;
     }
     let advance = checkpoint::advance_sql(s.target, s.t);
-    let mut range = cp.next_range();
-    // Straight COPY into the table while the rest of this worker's range is empty in the
-    // target; a conflict turns it off for the worker.
-    let mut direct = target_range_empty(s.target, s.t, &range).await?;
     let (mut rows_done, mut chunks) = (0, 0);
-    let mut rows = read(s, &range).await?;
-    loop {
-        let n = rows.len() as u64;
-        let Some(last) = rows.last().map(|r| read::key_of(s.t, r)).transpose()? else {
-            let params =
-                checkpoint::advance_params(&s.opts.domain, s.t, cp.worker, &range.lo, 0, true);
-            write::checkpoint_only(s.target, &advance, &params).await?;
-            break;
-        };
-        let finished = n < s.opts.chunk_rows;
-        let params = checkpoint::advance_params(
-            &s.opts.domain,
-            s.t,
-            cp.worker,
-            &Some(last.clone()),
-            n,
-            finished,
-        );
-        let next = KeyRange { lo: Some(last), hi: range.hi.clone() };
-        let written = write(s, &rows, &advance, &params, &mut direct);
-        let next_rows = if finished {
-            written.await?;
-            None
-        } else {
-            let (w, r) = tokio::join!(written, read(s, &next));
-            w?;
-            Some(r?)
-        };
-        rows_done += n;
-        chunks += 1;
-        s.progress.rows_done.fetch_add(n, Ordering::Relaxed);
-        match next_rows {
-            Some(r) => {
-                rows = r;
-                range = next;
+    let mut cp = cp;
+    // Starts again from the checkpoint whenever it moved under this run.
+    'resume: loop {
+        // The checkpoint's last key as this run last knew it.
+        let mut from = cp.last.clone();
+        let mut range = cp.next_range();
+        // Straight COPY into the table while the rest of this worker's range is empty in
+        // the target; a conflict turns it off for the worker.
+        let mut direct = target_range_empty(s.target, s.t, &range).await?;
+        let mut rows = read(s, &range).await?;
+        loop {
+            let n = rows.len() as u64;
+            let Some(last) = rows.last().map(|r| read::key_of(s.t, r)).transpose()? else {
+                let params = checkpoint::advance_params(
+                    &s.opts.domain,
+                    s.t,
+                    cp.worker,
+                    &from,
+                    &range.lo,
+                    0,
+                    true,
+                );
+                if write::checkpoint_only(s.target, &advance, &params).await? {
+                    break 'resume;
+                }
+                cp = moved(s, cp.worker).await?;
+                if cp.done {
+                    break 'resume;
+                }
+                continue 'resume;
+            };
+            let finished = n < s.opts.chunk_rows;
+            let params = checkpoint::advance_params(
+                &s.opts.domain,
+                s.t,
+                cp.worker,
+                &from,
+                &Some(last.clone()),
+                n,
+                finished,
+            );
+            let next = KeyRange { lo: Some(last.clone()), hi: range.hi.clone() };
+            let written = write(s, &rows, &advance, &params, &mut direct);
+            let (advanced, next_rows) = if finished {
+                (written.await?, None)
+            } else {
+                let (w, r) = tokio::join!(written, read(s, &next));
+                (w?, Some(r?))
+            };
+            if !advanced {
+                cp = moved(s, cp.worker).await?;
+                if cp.done {
+                    break 'resume;
+                }
+                continue 'resume;
             }
-            None => break,
+            rows_done += n;
+            chunks += 1;
+            s.progress.rows_done.fetch_add(n, Ordering::Relaxed);
+            from = Some(last);
+            match next_rows {
+                Some(r) => {
+                    rows = r;
+                    range = next;
+                }
+                None => break 'resume,
+            }
         }
     }
     Ok((rows_done, chunks))
+}
+
+/// The worker's checkpoint moved under this run (another run of the same backfill, or the last
+/// transaction of a killed run committed after this run read it): read it again. The chunk
+/// just written was upserted (the same rows again, under the conflict rule) but not counted.
+async fn moved(s: &Shared<'_>, worker: usize) -> Result<Checkpoint, DataError> {
+    tracing::warn!(
+        table = %s.t.name,
+        worker,
+        "the checkpoint moved under this run (another run, or a killed run's last commit); going on from where it is"
+    );
+    checkpoint::load_worker(s.target, s.t, &s.opts.domain, worker).await
 }
 
 /// Read the chunk after `range.lo`, within the rate limit and throttle, retrying transient
@@ -120,7 +158,7 @@ async fn write(
     advance: &str,
     params: &[Option<String>],
     direct: &mut bool,
-) -> Result<(), DataError> {
+) -> Result<bool, DataError> {
     if let Some(d) = s.opts.write_delay {
         tokio::time::sleep(d).await;
     }
@@ -151,15 +189,17 @@ async fn backoff(t: &ResolvedTable, attempt: u32, e: &sqlx::Error) {
 /// write commits.
 async fn run_locked(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), DataError> {
     let advance = checkpoint::advance_sql(s.target, s.t);
+    let mut cp = cp;
     let mut range = cp.next_range();
+    let mut from = cp.last.clone();
     let (mut rows_done, mut chunks) = (0, 0);
     loop {
         s.rate.acquire(s.opts.chunk_rows).await;
         let waits = s.gate.wait(s.source).await?;
         s.progress.throttle_waits.fetch_add(waits, Ordering::Relaxed);
         let mut attempt = 1;
-        let step = loop {
-            match copy_locked(s, cp.worker, &range, &advance).await {
+        let (advanced, step) = loop {
+            match copy_locked(s, cp.worker, &range, &from, &advance).await {
                 Err(DataError::Sql { source: e, .. })
                     if attempt < CHUNK_ATTEMPTS && is_retryable(&e) =>
                 {
@@ -169,11 +209,21 @@ async fn run_locked(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), DataEr
                 other => break other?,
             }
         };
+        if !advanced {
+            cp = moved(s, cp.worker).await?;
+            if cp.done {
+                break;
+            }
+            range = cp.next_range();
+            from = cp.last.clone();
+            continue;
+        }
         let Some((n, last)) = step else { break };
         rows_done += n;
         chunks += 1;
         s.progress.rows_done.fetch_add(n, Ordering::Relaxed);
-        range.lo = Some(last);
+        range.lo = Some(last.clone());
+        from = Some(last);
         if n < s.opts.chunk_rows {
             break;
         }
@@ -182,33 +232,36 @@ async fn run_locked(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), DataEr
 }
 
 /// Copy the chunk after `range.lo` holding its source rows: read them with a locking read,
-/// write them with the checkpoint, release them. `None` when the range had no more rows (its
-/// checkpoint is then marked done); else the rows copied and the last key.
+/// write them with the checkpoint (advanced from `from`), release them. Whether the
+/// checkpoint advance matched, and `None` when the range had no more rows (its checkpoint is
+/// then marked done), else the rows copied and the last key.
 async fn copy_locked(
     s: &Shared<'_>,
     worker: usize,
     range: &KeyRange,
+    from: &Option<Key>,
     advance: &str,
-) -> Result<Option<(u64, Key)>, DataError> {
+) -> Result<(bool, Option<(u64, Key)>), DataError> {
     let mut tx =
         s.source.begin(true).await.map_err(DataError::sql(Side::Source, "begin a locking read"))?;
     let rows = read::read_chunk_locked(&mut tx, s.source, s.t, range, s.opts.chunk_rows).await?;
     let n = rows.len() as u64;
     let Some(last) = rows.last().map(|r| read::key_of(s.t, r)).transpose()? else {
-        let params = checkpoint::advance_params(&s.opts.domain, s.t, worker, &range.lo, 0, true);
-        write::checkpoint_only(s.target, advance, &params).await?;
-        return Ok(None);
+        let params =
+            checkpoint::advance_params(&s.opts.domain, s.t, worker, from, &range.lo, 0, true);
+        let advanced = write::checkpoint_only(s.target, advance, &params).await?;
+        return Ok((advanced, None));
     };
     let done = n < s.opts.chunk_rows;
     let params =
-        checkpoint::advance_params(&s.opts.domain, s.t, worker, &Some(last.clone()), n, done);
+        checkpoint::advance_params(&s.opts.domain, s.t, worker, from, &Some(last.clone()), n, done);
     if let Some(d) = s.opts.write_delay {
         tokio::time::sleep(d).await;
     }
-    write::write_chunk(s.target, s.t, &rows, advance, &params, false).await?;
+    let advanced = write::write_chunk(s.target, s.t, &rows, advance, &params, false).await?;
     // Only releases the share locks: the transaction wrote nothing.
     tx.commit().await.map_err(DataError::sql(Side::Source, "release the chunk's rows"))?;
-    Ok(Some((n, last)))
+    Ok((advanced, Some((n, last))))
 }
 
 /// Whether the target holds no row in `range` (by the target's key).
