@@ -228,7 +228,7 @@ impl Rows {
 impl Backend for Rows {
     type Handle = i64;
 
-    /// Counted where the outcome is committed ([`Store::commit_queue_batch`]).
+    /// Counted where the outcome is committed (the queue writer's `commit_batch`).
     fn attempted(&self, _: &str, _: bool) {}
 
     async fn finish(&self, job: Job<i64>, end: End) {

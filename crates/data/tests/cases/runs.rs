@@ -3,7 +3,7 @@
 //! checkpoint. The rows must come out exact and every row be counted once in the checkpoints.
 
 use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
-use crate::util::{MyDatabase, PgSchema, scalar};
+use crate::util::{MyDatabase, PgSchema};
 use ficus_data::{BackfillOptions, Progress, backfill, resolve_tables, verify};
 use std::time::Duration;
 
@@ -31,23 +31,14 @@ async fn two_runs_of_one_backfill_count_every_row_once() {
     let (a, b) = tokio::join!(first, second);
     a.unwrap();
     b.unwrap();
-    let counted = scalar(
-        &pg.db,
-        &format!(
-            "SELECT CAST(SUM(rows_copied) AS text) FROM {}.ficus_checkpoint WHERE domain = 'd'",
-            pg.name
-        ),
-    )
-    .await;
+    let sql = format!(
+        "SELECT CAST(SUM(rows_copied) AS text), CAST(MIN(done) AS text) \
+         FROM {}.ficus_checkpoint WHERE domain = 'd'",
+        pg.name
+    );
+    let row = pg.db.fetch_texts(&sql, &[]).await.unwrap().into_iter().next().unwrap();
+    let (counted, done) = (row[0].clone(), row[1].clone());
     assert_eq!(counted.as_deref(), Some("80"), "every row counted once");
-    let done = scalar(
-        &pg.db,
-        &format!(
-            "SELECT CAST(MIN(done) AS text) FROM {}.ficus_checkpoint WHERE domain = 'd'",
-            pg.name
-        ),
-    )
-    .await;
     assert_eq!(done.as_deref(), Some("1"), "the checkpoint is finished");
     let v = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
     assert!(v.is_equal(), "{}", v.to_text());
