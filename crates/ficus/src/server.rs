@@ -112,6 +112,7 @@ pub async fn start(
         gateway_listener,
         worker_count(&plan),
         make,
+        plan.listener.pin_workers,
         stop_rx.clone(),
         DRAIN_TIMEOUT,
     )?;

@@ -5,9 +5,11 @@
 //! write, to the write queue) → shadow (a sampled read, to the secondary) → record. The hot path
 //! only reads the latest snapshot; it never waits on the control plane or the secondary.
 
+mod affinity;
 mod body;
 mod error;
 mod forward;
+mod h1;
 mod headers;
 mod ids;
 mod metrics;

@@ -1,9 +1,10 @@
-//! Thread-per-core serving, as nginx's worker processes do: each worker thread runs its own
-//! single-threaded runtime and its own upstream connection pools, so a request and its upstream
-//! exchange never cross threads (no cross-thread wake-ups on the hot path). One acceptor hands
-//! each new connection to the worker with the fewest open connections, so a burst of
-//! connections is spread evenly (a hash of the address, as `SO_REUSEPORT` does, or a race to
-//! `accept`, leaves one worker with more and a worse tail latency).
+//! Thread-per-core serving, as nginx's worker processes do: each worker thread (pinned to a
+//! core unless the plan says not to) runs its own single-threaded runtime and its own upstream
+//! connection pools, so a request and its upstream exchange never cross threads (no
+//! cross-thread wake-ups on the hot path). One acceptor hands each new connection to the
+//! worker with the fewest open connections, so a burst of connections is spread evenly (a hash
+//! of the address, as `SO_REUSEPORT` does, or a race to `accept`, leaves one worker with more
+//! and a worse tail latency).
 
 use crate::forward::Gateway;
 use crate::server::{Handoff, LoadGuard, ServeError, Source, serve_from};
@@ -62,8 +63,10 @@ fn runtime(index: usize) -> Result<tokio::runtime::Runtime, WorkersError> {
 }
 
 /// Start `count` workers serving connections from `listener`. `make` builds each worker's
-/// [`Gateway`] (its own upstream pools). When `stop` turns true the acceptor stops and every
-/// worker drains for up to `drain`.
+/// [`Gateway`] (its own upstream pools). With `pin`, worker `i` runs only on the `i`-th CPU
+/// the process may use (see [`crate::affinity`]); a refused pin is logged and the worker runs
+/// unpinned. When `stop` turns true the acceptor stops and every worker drains for up to
+/// `drain`.
 ///
 /// # Errors
 /// [`WorkersError::Start`] when a thread or runtime cannot be created.
@@ -71,10 +74,12 @@ pub fn start(
     listener: std::net::TcpListener,
     count: usize,
     make: impl Fn() -> Gateway,
+    pin: bool,
     stop: watch::Receiver<bool>,
     drain: Duration,
 ) -> Result<Workers, WorkersError> {
     let count = count.max(1);
+    let allowed = if pin { crate::affinity::allowed_cpus() } else { Vec::new() };
     let loads: Arc<[AtomicUsize]> = (0..count).map(|_| AtomicUsize::new(0)).collect();
     let mut senders = Vec::with_capacity(count);
     let mut threads = Vec::with_capacity(count + 1);
@@ -84,9 +89,15 @@ pub fn start(
         let gateway = Arc::new(make());
         let mut stop = stop.clone();
         let rt = runtime(index)?;
+        let cpu = crate::affinity::cpu_for(index, &allowed);
         let thread = std::thread::Builder::new()
             .name(format!("ficus-gateway-{index}"))
             .spawn(move || {
+                if let Some(cpu) = cpu
+                    && let Err(e) = crate::affinity::pin_current_thread(cpu)
+                {
+                    tracing::warn!(worker = index, cpu, error = %e, "gateway worker not pinned");
+                }
                 rt.block_on(async move {
                     let shutdown = async move {
                         let _ = stop.wait_for(|s| *s).await;

@@ -18,6 +18,8 @@ mod shadow;
 mod shadow_bounds;
 #[path = "gateway/shadow_rules.rs"]
 mod shadow_rules;
+#[path = "gateway/upstream_h1.rs"]
+mod upstream_h1;
 mod util;
 
 use ficus_gateway::ServeError;

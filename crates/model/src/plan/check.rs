@@ -83,6 +83,7 @@ fn check(c: &mut Checker<'_>, raw: RawPlan, base_dir: &Path) -> Plan {
         ),
         max_body_bytes: raw.listener.max_body_bytes.unwrap_or(defaults::MAX_BODY_BYTES),
         workers: raw.listener.workers,
+        pin_workers: raw.listener.pin_workers.unwrap_or(true),
     };
     if matches!(listener.workers, Some(0) | Some(1025..)) {
         c.issue(

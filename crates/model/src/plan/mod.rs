@@ -91,6 +91,9 @@ pub struct Listener {
     /// Gateway worker threads, each with its own listener and upstream pools; `None` for one
     /// per available core.
     pub workers: Option<usize>,
+    /// Pin worker `i` to the `i`-th CPU the process may run on (thread-per-core), so the
+    /// kernel never stacks two busy workers on one core.
+    pub pin_workers: bool,
 }
 
 /// The admin API's listener and token.

@@ -44,6 +44,7 @@ pub(crate) struct RawListener {
     pub address: Option<String>,
     pub max_body_bytes: Option<u64>,
     pub workers: Option<usize>,
+    pub pin_workers: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
