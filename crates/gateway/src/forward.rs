@@ -453,6 +453,7 @@ impl Gateway {
         };
         let (mut parts, body) = resp.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers);
+        headers::ensure_date(&mut parts.headers);
         let body: Body = body.boxed();
         Ok(Response::from_parts(parts, body))
     }

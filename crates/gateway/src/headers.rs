@@ -114,6 +114,33 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: &ClientAddr, host: Option<
     }
 }
 
+/// `Date` for now (RFC 9110 §6.6.1, IMF-fixdate via `httpdate`), formatted at most once a
+/// second per thread.
+pub fn date_now() -> HeaderValue {
+    thread_local! {
+        static CACHE: std::cell::RefCell<(u64, HeaderValue)> =
+            const { std::cell::RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
+    }
+    let now = std::time::SystemTime::now();
+    let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    CACHE.with_borrow_mut(|(at, value)| {
+        if *at != secs {
+            *at = secs;
+            *value = HeaderValue::from_str(&httpdate::fmt_http_date(now))
+                .unwrap_or(HeaderValue::from_static(""));
+        }
+        value.clone()
+    })
+}
+
+/// Add `Date` to a response that has none: a recipient with a clock forwarding such a
+/// response must (RFC 9110 §6.6.1).
+pub fn ensure_date(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::DATE) {
+        headers.insert(header::DATE, date_now());
+    }
+}
+
 /// The request id: the client's `x-request-id` if it is a sane token, else a new random one
 /// (32 hex digits). Set on the forwarded request; returned for logs and the response.
 pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {

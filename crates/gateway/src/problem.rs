@@ -23,5 +23,6 @@ pub fn response(failure: &Failure, request_id: &HeaderValue) -> Response<Body> {
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     resp.headers_mut().insert(crate::headers::X_REQUEST_ID, request_id.clone());
+    resp.headers_mut().insert(header::DATE, crate::headers::date_now());
     resp
 }

@@ -92,8 +92,14 @@ pub(crate) async fn serve_from(
     drain: Duration,
 ) -> Result<(), ServeError> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+    // No automatic `Date`: a proxy passes on the upstream's, and adds one only where it is
+    // missing (`forward`), instead of hyper checking the clock for every response.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .auto_date_header(false);
+    builder.http2().timer(TokioTimer::new()).auto_date_header(false);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     // Connection tasks, kept so the drain deadline can close the ones still running.

@@ -38,9 +38,15 @@ pub(crate) enum Framing {
 /// [`H1Error::Malformed`] for a head that is not HTTP/1.x, and [`H1Error::HeadTooLarge`] when
 /// more than [`MAX_HEAD_BYTES`] arrived without the head's end.
 pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut fields);
-    let len = match resp.parse(buf) {
+    let mut fields =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut fields,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
             return Err(H1Error::HeadTooLarge(MAX_HEAD_BYTES));
@@ -55,15 +61,30 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
     let status = StatusCode::from_u16(code)
         .map_err(|_| H1Error::Malformed(format!("status code {code}")))?;
     let version = if resp.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
-    for field in resp.headers.iter() {
+    // Where each field's value sits in the head, so the values can share the head's bytes
+    // instead of each being copied (as hyper does).
+    let base = buf.as_ptr() as usize;
+    let mut spans: [(usize, usize); MAX_HEADERS] = [(0, 0); MAX_HEADERS];
+    let mut names = Vec::with_capacity(resp.headers.len());
+    for (field, span) in resp.headers.iter().zip(spans.iter_mut()) {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| H1Error::Malformed(format!("header name {:?}", field.name)))?;
-        let value = HeaderValue::from_bytes(field.value)
-            .map_err(|_| H1Error::Malformed(format!("value of header {:?}", field.name)))?;
+        // httparse hands out sub-slices of `buf`; anything else would be a parser bug, and is
+        // refused rather than trusted.
+        let start = (field.value.as_ptr() as usize)
+            .checked_sub(base)
+            .filter(|start| start + field.value.len() <= len)
+            .ok_or_else(|| H1Error::Malformed(format!("value of header {name}")))?;
+        *span = (start, start + field.value.len());
+        names.push(name);
+    }
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(names.len());
+    for (name, (start, end)) in names.into_iter().zip(spans) {
+        let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+            .map_err(|_| H1Error::Malformed(format!("value of header {name}")))?;
         headers.append(name, value);
     }
-    let _ = buf.split_to(len);
     Ok(Some(Head { status, version, headers }))
 }
 

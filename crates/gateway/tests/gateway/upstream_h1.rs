@@ -33,6 +33,9 @@ fn script_for(path: &str) -> Script {
               HTTP/1.1 201 Created\r\ncontent-length: 7\r\n\r\ncreated",
         ),
         "/invoices/length" => Script::Answer(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nlength"),
+        "/invoices/dated" => Script::Answer(
+            b"HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\ncontent-length: 2\r\n\r\nok",
+        ),
         "/invoices/garbage" => Script::AnswerAndClose(b"SSH-2.0-OpenSSH_9.2\r\n\r\n"),
         "/invoices/two-lengths" => Script::AnswerAndClose(
             b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
@@ -213,4 +216,22 @@ async fn an_answer_before_the_upload_ended_is_passed_on() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 413"), "{text:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "answered after {:?}", started.elapsed());
+}
+
+/// The upstream's `Date` is passed on as it is; an answer without one gets the gateway's
+/// (RFC 9110 §6.6.1), and so do the gateway's own answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn date_is_passed_on_or_added_when_missing() {
+    let (url, _) = scripted_upstream().await;
+    let gw = gateway_on(url, 1_048_576).await;
+    let client = Client::http1();
+    let dated = client.get(&gw.url("/invoices/dated")).await;
+    assert_eq!(dated.header("date"), Some("Sun, 06 Nov 1994 08:49:37 GMT"));
+    for path in ["/invoices/length", "/invoices/garbage"] {
+        let reply = client.get(&gw.url(path)).await;
+        let date = reply.header("date").unwrap_or_else(|| panic!("{path}: no date"));
+        let when = httpdate::parse_http_date(date).expect("an IMF-fixdate");
+        let age = std::time::SystemTime::now().duration_since(when).unwrap_or_default();
+        assert!(age < Duration::from_secs(5), "{path}: {date}");
+    }
 }
