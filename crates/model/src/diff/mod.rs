@@ -12,6 +12,7 @@
 mod canonical;
 mod compare;
 mod difference;
+mod equal;
 mod headers;
 mod json;
 mod ledger;
