@@ -9,7 +9,7 @@ use crate::problem;
 use crate::replay::{AppendOutcome, WriteEntry, WriteQueue};
 use crate::shadow::{Job, RequestTee, Shadower, TeeBody};
 use crate::sticky;
-use crate::table::{RoutingTable, SnapshotHandle};
+use crate::table::{LocalSnapshot, RoutingTable, SnapshotHandle};
 use crate::upstream::{UpstreamClient, Upstreams};
 use bytes::Bytes;
 use ficus_model::{Bucket, Percent, Side, SyncMode, Unmatched, decide};
@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 /// shadow bounds of each domain (one gateway per worker thread).
 #[derive(Debug)]
 pub struct Gateway {
-    table: SnapshotHandle,
+    table: LocalSnapshot,
     upstreams: Upstreams,
     max_body_bytes: u64,
     /// Per plan domain, in plan order.
@@ -114,7 +114,7 @@ impl Gateway {
     /// A gateway reading snapshots from `table`, without shadow reads.
     pub fn new(table: SnapshotHandle, upstreams: Upstreams, max_body_bytes: u64) -> Gateway {
         Gateway {
-            table,
+            table: LocalSnapshot::new(table),
             upstreams,
             max_body_bytes,
             shadows: Vec::new(),
@@ -132,7 +132,7 @@ impl Gateway {
     /// A gateway for `plan`: its upstreams, body limit and every domain's shadow settings.
     pub fn from_plan(table: SnapshotHandle, plan: &ficus_model::Plan) -> Gateway {
         Gateway {
-            table,
+            table: LocalSnapshot::new(table),
             upstreams: Upstreams::from_plan(plan),
             max_body_bytes: plan.listener.max_body_bytes,
             shadows: plan.domains.iter().map(|d| Shadower::new(&d.name, &d.shadow)).collect(),
@@ -316,8 +316,11 @@ impl Gateway {
     {
         let start = Instant::now();
         // The snapshot this request keeps until it ends, whatever is published meanwhile.
-        let snapshot: Arc<RoutingTable> = self.table.load_full();
+        let snapshot = self.table.load();
         let (mut parts, body) = req.into_parts();
+        // Room for the headers added below (request id, X-Forwarded-*, Forwarded, traceparent)
+        // at once: the map comes sized to what the client sent, and grew twice per request.
+        parts.headers.reserve(8);
         let request_id = headers::ensure_request_id(&mut parts.headers);
 
         // 1. match, 2. decide
