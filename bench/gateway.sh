@@ -17,6 +17,7 @@ NGINX_WORKERS="${NGINX_WORKERS:-auto}"  # nginx worker_processes ("auto" = one p
 TARGETS="${TARGETS:-direct nginx ficus}"
 REQUEST_PATH="${REQUEST_PATH:-/bench/1}"
 SKIP_BUILD="${SKIP_BUILD:-0}"           # 1: use the binaries already in target/release
+PIN_WORKERS="${PIN_WORKERS:-}"          # true|false: the plan's listener.pin_workers (empty: Ficus's default, true)
 KEEP_TMP="${KEEP_TMP:-0}"               # 1: keep the temp dir (configs, logs) for inspection
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -139,6 +140,7 @@ if has_target ficus; then
     cat >"$TMP/plan.toml" <<EOF
 [listener]
 address = "127.0.0.1:$GATEWAY_PORT"
+${PIN_WORKERS:+pin_workers = $PIN_WORKERS}
 [admin]
 address = "127.0.0.1:$ADMIN_PORT"
 [state]
