@@ -199,3 +199,15 @@ fn bad_shadow_settings_name_the_key() {
          queue = 0\ntolerance = -1\nrelative_threshold = 2\n"
     )));
 }
+
+#[test]
+fn workers_are_pinned_unless_the_plan_says_not() {
+    let parse = |src: &str| Plan::parse(src, "ficus.toml", Path::new("/etc/ficus")).unwrap();
+    assert!(parse(MINIMAL).listener.pin_workers);
+    let off = parse(&format!("[listener]\npin_workers = false\n{MINIMAL}"));
+    assert!(!off.listener.pin_workers);
+    assert!(
+        err(&format!("[listener]\npin_workers = \"no\"\n{MINIMAL}"))
+            .contains("listener.pin_workers")
+    );
+}
