@@ -21,7 +21,8 @@ mod throttle;
 
 use ficus_data::verify::DiffKind;
 use ficus_data::{
-    BackfillOptions, Db, Progress, Side, VerifyOptions, backfill, resolve_tables, verify,
+    BackfillOptions, Db, Progress, ResolvedTable, Side, VerifyOptions, backfill, resolve_tables,
+    verify,
 };
 use ficus_model::Plan;
 use ficus_model::mapping::DataConfig;
@@ -215,6 +216,18 @@ pub(crate) const ITEMS_TARGET: &str = "CREATE TABLE {schema}.items (region text 
     name text, note text, amount numeric, created timestamptz, updated_at timestamptz NOT NULL, \
     PRIMARY KEY (region, id))";
 
+/// A MariaDB source of `rows` items, the empty PostgreSQL target table, and the mapping between
+/// them resolved against both.
+pub(crate) async fn items_pair(rows: u32) -> (MyDatabase, PgSchema, Vec<ResolvedTable>) {
+    let my = MyDatabase::new().await;
+    let pg = PgSchema::new().await;
+    items_source(&my, rows).await;
+    pg.exec(ITEMS_TARGET).await;
+    let cfg = data_config(&items_plan(&pg.name));
+    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    (my, pg, tables)
+}
+
 pub(crate) fn items_plan(schema: &str) -> String {
     format!(
         "source = \"mysql://unused\"\ntarget = \"postgres://unused\"\n\
@@ -224,12 +237,7 @@ pub(crate) fn items_plan(schema: &str) -> String {
 
 #[tokio::test]
 async fn verify_finds_exactly_100_planted_differences() {
-    let my = MyDatabase::new().await;
-    let pg = PgSchema::new().await;
-    items_source(&my, 2000).await;
-    pg.exec(ITEMS_TARGET).await;
-    let cfg = data_config(&items_plan(&pg.name));
-    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let (my, pg, tables) = items_pair(2000).await;
     backfill(&my.db, &pg.db, &tables, &plain_backfill(300, 2), &Progress::default()).await.unwrap();
     let clean = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
     assert!(
@@ -328,12 +336,7 @@ async fn verify_finds_exactly_100_planted_differences() {
 
 #[tokio::test]
 async fn aborted_backfills_resume_to_an_exactly_equal_copy() {
-    let my = MyDatabase::new().await;
-    let pg = PgSchema::new().await;
-    items_source(&my, 3000).await;
-    pg.exec(ITEMS_TARGET).await;
-    let cfg = data_config(&items_plan(&pg.name));
-    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let (my, pg, tables) = items_pair(3000).await;
     let opts = BackfillOptions { rate_rows_per_second: Some(20_000), ..plain_backfill(50, 2) };
     for i in 0..12u64 {
         // Abort the run at a different point each time (drops the future mid-chunk), with its

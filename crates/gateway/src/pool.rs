@@ -117,8 +117,7 @@ impl Pool {
         let head_request = parts.method == http::Method::HEAD;
         // A stale idle connection can only be retried with a request that may be sent twice
         // and whose body is not consumed by the first try.
-        let may_resend = framing != RequestFraming::Chunked
-            && !matches!(framing, RequestFraming::Length(n) if n > 0)
+        let may_resend = matches!(framing, RequestFraming::None | RequestFraming::Length(0))
             && is_idempotent(&parts.method);
         let mut body = (!matches!(framing, RequestFraming::None)).then_some(body);
         let mut resent = false;

@@ -3,7 +3,7 @@
 //! backfill with the applier running converges to PostgreSQL; the triggers of each engine
 //! (SQLite and PostgreSQL sources too) log and apply inserts, updates, key changes and deletes.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
+use super::{data_config, items_pair, plain_backfill, quick_verify};
 use crate::util::{MyDatabase, PgSchema, scalar};
 use ficus_data::capture::{self, CaptureOptions, CaptureStatus};
 use ficus_data::{BackfillOptions, Db, Progress, Side, backfill, resolve_tables, verify};
@@ -117,12 +117,7 @@ async fn workload(db: &Db, seed: u64, stop: &AtomicBool, done: &Done) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_writes_during_backfill_and_capture_converge() {
-    let my = MyDatabase::new().await;
-    let pg = PgSchema::new().await;
-    items_source(&my, 3000).await;
-    pg.exec(ITEMS_TARGET).await;
-    let cfg = data_config(&items_plan(&pg.name));
-    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let (my, pg, tables) = items_pair(3000).await;
 
     // Capture first, then the backfill (holding each chunk's source rows until it commits).
     capture::start(&my.db, &tables, "d").await.unwrap();
@@ -220,12 +215,7 @@ async fn random_writes_during_backfill_and_capture_converge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_deleted_between_backfill_read_and_write_never_comes_back() {
     for lock in [false, true] {
-        let my = MyDatabase::new().await;
-        let pg = PgSchema::new().await;
-        items_source(&my, 40).await;
-        pg.exec(ITEMS_TARGET).await;
-        let cfg = data_config(&items_plan(&pg.name));
-        let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+        let (my, pg, tables) = items_pair(40).await;
         capture::start(&my.db, &tables, "d").await.unwrap();
         let opts = BackfillOptions {
             lock_source_rows: lock,

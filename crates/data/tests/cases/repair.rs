@@ -1,19 +1,13 @@
 //! Repair from a verify JSON report: only the confirmed differing rows are re-copied, and a
 //! target row that changed after the report is left alone.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
-use crate::util::{MyDatabase, PgSchema};
+use super::{items_pair, plain_backfill, quick_verify};
 use ficus_data::verify::VerifyReport;
-use ficus_data::{Progress, backfill, repair, resolve_tables, verify};
+use ficus_data::{Progress, backfill, repair, verify};
 
 #[tokio::test]
 async fn repair_recopies_reported_rows_and_skips_rows_changed_since() {
-    let my = MyDatabase::new().await;
-    let pg = PgSchema::new().await;
-    items_source(&my, 1000).await;
-    pg.exec(ITEMS_TARGET).await;
-    let cfg = data_config(&items_plan(&pg.name));
-    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let (my, pg, tables) = items_pair(1000).await;
     let opts = plain_backfill(250, 1);
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();
     let s = &pg.name;

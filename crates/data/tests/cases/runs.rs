@@ -2,9 +2,8 @@
 //! killed run whose last transaction the server commits after the next run has read the
 //! checkpoint. The rows must come out exact and every row be counted once in the checkpoints.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
-use crate::util::{MyDatabase, PgSchema};
-use ficus_data::{BackfillOptions, Progress, backfill, resolve_tables, verify};
+use super::{items_pair, plain_backfill, quick_verify};
+use ficus_data::{BackfillOptions, Progress, backfill, verify};
 use std::time::Duration;
 
 /// The slow run reads its first chunk, then waits while the fast one copies the whole table:
@@ -12,12 +11,7 @@ use std::time::Duration;
 /// guarded by the last key it was read at: 10 rows too many, the flaky kill test's 250).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runs_of_one_backfill_count_every_row_once() {
-    let my = MyDatabase::new().await;
-    let pg = PgSchema::new().await;
-    items_source(&my, 80).await;
-    pg.exec(ITEMS_TARGET).await;
-    let cfg = data_config(&items_plan(&pg.name));
-    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let (my, pg, tables) = items_pair(80).await;
     let slow =
         BackfillOptions { write_delay: Some(Duration::from_millis(700)), ..plain_backfill(10, 1) };
     let fast = plain_backfill(10, 1);

@@ -1,18 +1,12 @@
 //! Verify results stored in the target with their time and scope, newest first.
 
-use super::{ITEMS_TARGET, data_config, items_plan, items_source, plain_backfill, quick_verify};
-use crate::util::{MyDatabase, PgSchema};
+use super::{items_pair, plain_backfill, quick_verify};
 use ficus_data::verify::stored::{latest, store};
-use ficus_data::{Progress, backfill, resolve_tables, verify};
+use ficus_data::{Progress, backfill, verify};
 
 #[tokio::test]
 async fn verify_results_are_stored_with_time_and_scope() {
-    let my = MyDatabase::new().await;
-    let pg = PgSchema::new().await;
-    items_source(&my, 100).await;
-    pg.exec(ITEMS_TARGET).await;
-    let cfg = data_config(&items_plan(&pg.name));
-    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let (my, pg, tables) = items_pair(100).await;
     assert!(latest(&pg.db, &tables, "d", 5).await.unwrap().is_empty(), "nothing stored yet");
     let opts = plain_backfill(50, 1);
     backfill(&my.db, &pg.db, &tables, &opts, &Progress::default()).await.unwrap();

@@ -64,9 +64,8 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
     // Where each field's value sits in the head, so the values can share the head's bytes
     // instead of each being copied (as hyper does).
     let base = buf.as_ptr() as usize;
-    let mut spans: [(usize, usize); MAX_HEADERS] = [(0, 0); MAX_HEADERS];
-    let mut names = Vec::with_capacity(resp.headers.len());
-    for (field, span) in resp.headers.iter().zip(spans.iter_mut()) {
+    let mut spans = Vec::with_capacity(resp.headers.len());
+    for field in resp.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| H1Error::Malformed(format!("header name {:?}", field.name)))?;
         // httparse hands out sub-slices of `buf`; anything else would be a parser bug, and is
@@ -75,13 +74,12 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
             .checked_sub(base)
             .filter(|start| start + field.value.len() <= len)
             .ok_or_else(|| H1Error::Malformed(format!("value of header {name}")))?;
-        *span = (start, start + field.value.len());
-        names.push(name);
+        spans.push((name, start..start + field.value.len()));
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(names.len());
-    for (name, (start, end)) in names.into_iter().zip(spans) {
-        let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for (name, span) in spans {
+        let value = HeaderValue::from_maybe_shared(head.slice(span))
             .map_err(|_| H1Error::Malformed(format!("value of header {name}")))?;
         headers.append(name, value);
     }
@@ -198,50 +196,47 @@ mod tests {
 
     #[test]
     fn framing_follows_rfc_9112_section_6_3() {
-        let f = |raw: &str, head_req: bool| framing(&mut head(raw), head_req).unwrap();
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", false),
-            (Framing::Length(5), true)
-        );
-        assert_eq!(f("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true), (Framing::Empty, true));
-        assert_eq!(f("HTTP/1.1 204 No Content\r\n\r\n", false), (Framing::Empty, true));
-        assert_eq!(
-            f("HTTP/1.1 304 Not Modified\r\ncontent-length: 9\r\n\r\n", false),
-            (Framing::Empty, true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false),
-            (Framing::Empty, true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", false),
-            (Framing::Chunked, true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, Chunked\r\n\r\n", false),
-            (Framing::Chunked, true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n", false),
-            (Framing::UntilClose, false)
-        );
-        assert_eq!(f("HTTP/1.1 200 OK\r\n\r\n", false), (Framing::UntilClose, false));
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\n", false),
-            (Framing::Length(1), false)
-        );
-        assert_eq!(
-            f("HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n", false),
-            (Framing::Length(1), false)
-        );
-        assert_eq!(
-            f("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 1\r\n\r\n", false),
-            (Framing::Length(1), true)
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ncontent-length: 3, 3\r\n\r\n", false),
-            (Framing::Length(3), true)
-        );
+        for (raw, head_req, want) in [
+            ("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", false, (Framing::Length(5), true)),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true, (Framing::Empty, true)),
+            ("HTTP/1.1 204 No Content\r\n\r\n", false, (Framing::Empty, true)),
+            (
+                "HTTP/1.1 304 Not Modified\r\ncontent-length: 9\r\n\r\n",
+                false,
+                (Framing::Empty, true),
+            ),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false, (Framing::Empty, true)),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+                false,
+                (Framing::Chunked, true),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, Chunked\r\n\r\n",
+                false,
+                (Framing::Chunked, true),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n",
+                false,
+                (Framing::UntilClose, false),
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n", false, (Framing::UntilClose, false)),
+            (
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\n",
+                false,
+                (Framing::Length(1), false),
+            ),
+            ("HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n", false, (Framing::Length(1), false)),
+            (
+                "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 1\r\n\r\n",
+                false,
+                (Framing::Length(1), true),
+            ),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 3, 3\r\n\r\n", false, (Framing::Length(3), true)),
+        ] {
+            assert_eq!(framing(&mut head(raw), head_req).unwrap(), want, "{raw:?} head={head_req}");
+        }
     }
 
     #[test]
