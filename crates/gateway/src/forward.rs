@@ -308,6 +308,11 @@ impl Gateway {
         Response::from_parts(parts, body)
     }
 
+    /// Largest request body forwarded, in bytes.
+    pub(crate) fn max_body_bytes(&self) -> u64 {
+        self.max_body_bytes
+    }
+
     /// Serve one request. Never fails: a failure becomes a problem+json answer.
     pub async fn handle<B>(&self, req: Request<B>, client: &ClientAddr) -> Response<Body>
     where

@@ -1,4 +1,4 @@
-//! The Ficus data plane: a hyper listener that matches each request to a domain, decides the
+//! The Ficus data plane: a listener (its own HTTP/1.1 server, hyper for h2c) that matches each request to a domain, decides the
 //! primary from the latest [`RoutingTable`] snapshot, and streams the request to it.
 //!
 //! The request path, in order (DESIGN.md): match → decide → forward → enqueue (an accepted
@@ -16,6 +16,7 @@ mod metrics;
 mod pool;
 mod problem;
 pub mod replay;
+mod rewind;
 mod server;
 pub mod shadow;
 mod sticky;

@@ -1,11 +1,13 @@
-//! The listener: accepts TCP connections and serves HTTP/1.1 and h2c (prior knowledge) on one
-//! port; on shutdown stops accepting and drains in-flight requests up to a deadline.
+//! The listener: accepts TCP connections and serves HTTP/1.1 (Ficus's own, [`crate::h1`]) and h2c
+//! (prior knowledge, hyper) on one port; on shutdown stops accepting and drains in-flight requests up to a deadline.
 
 use crate::forward::Gateway;
+use crate::h1::server::{self as h1, Served};
 use crate::headers::ClientAddr;
+use crate::rewind::Rewind;
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,10 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-
-/// Time a client gets to send a request head before the connection is closed.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+use tokio::sync::{mpsc, watch};
 
 /// The listener stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -91,17 +90,14 @@ pub(crate) async fn serve_from(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> Result<(), ServeError> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
     // No automatic `Date`: a proxy passes on the upstream's, and adds one only where it is
     // missing (`forward`), instead of hyper checking the clock for every response.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .auto_date_header(false);
-    builder.http2().timer(TokioTimer::new()).auto_date_header(false);
-    let builder = Arc::new(builder);
+    h2.timer(TokioTimer::new()).auto_date_header(false);
+    let h2 = Arc::new(h2);
     let graceful = GracefulShutdown::new();
+    // HTTP/1.x connections watch this: idle ones close at once, busy ones after their answer.
+    let (stop_tx, stop_rx) = watch::channel(false);
     // Connection tasks, kept so the drain deadline can close the ones still running.
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -124,24 +120,36 @@ pub(crate) async fn serve_from(
         };
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
-        let builder = Arc::clone(&builder);
+        let h2 = Arc::clone(&h2);
         let watcher = graceful.watcher();
+        let stop = stop_rx.clone();
         connections.spawn(async move {
             let _load = load;
             let peer = Arc::new(ClientAddr::new(client));
+            let Served::H2 { stream, read } =
+                h1::serve(stream, Arc::clone(&gateway), Arc::clone(&peer), stop).await
+            else {
+                return;
+            };
             let service = service_fn(move |req| {
                 let gateway = Arc::clone(&gateway);
                 let peer = Arc::clone(&peer);
                 async move { Ok::<_, Infallible>(handle(gateway, req, peer).await) }
             });
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let conn = h2.serve_connection(TokioIo::new(Rewind::new(read, stream)), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%client, error = %e, "connection ended with an error");
             }
         });
     }
     drop(source);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(drain, async {
+        graceful.shutdown().await;
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
         connections.abort_all();
         while connections.join_next().await.is_some() {}
         return Err(ServeError::DrainTimeout(drain));
@@ -153,11 +161,15 @@ pub(crate) async fn serve_from(
 /// runs in its own task, so a client hanging up cannot cut it short between the authoritative
 /// side's answer and the write queue's append: the write may already be applied there, and the
 /// other side must get it too.
-async fn handle(
+pub(crate) async fn handle<B>(
     gateway: Arc<Gateway>,
-    req: hyper::Request<hyper::body::Incoming>,
+    req: hyper::Request<B>,
     peer: Arc<ClientAddr>,
-) -> hyper::Response<crate::body::Body> {
+) -> hyper::Response<crate::body::Body>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
+    B::Error: Into<crate::body::BoxError>,
+{
     if req.method().is_safe() {
         return gateway.handle(req, &peer).await;
     }

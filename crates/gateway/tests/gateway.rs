@@ -2,6 +2,8 @@
 //! HTTP/1.1, h2c and raw TCP. Each test proves one behaviour of the request path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "gateway/client_h1.rs"]
+mod client_h1;
 #[path = "gateway/headers.rs"]
 mod headers;
 #[path = "gateway/hostile.rs"]

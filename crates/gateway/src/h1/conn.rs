@@ -290,9 +290,6 @@ impl<R: Recycle + Unpin> http_body::Body for ResponseBody<R> {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.decoder.remaining() {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::default(),
-        }
+        self.decoder.size_hint()
     }
 }

@@ -77,6 +77,14 @@ impl Decoder {
         }
     }
 
+    /// The body's size hint: exact when the framing says how much is still due.
+    pub(crate) fn size_hint(&self) -> http_body::SizeHint {
+        match self.remaining() {
+            Some(n) => http_body::SizeHint::with_exact(n),
+            None => http_body::SizeHint::default(),
+        }
+    }
+
     /// Hand on the next piece of the body from `buf` (taking what it uses off the front).
     ///
     /// # Errors

@@ -11,8 +11,10 @@
 
 mod conn;
 mod decode;
+mod fields;
 mod request;
 mod response;
+pub(crate) mod server;
 
 pub(crate) use conn::{Conn, Recycle, ResponseBody};
 pub(crate) use request::{Framing as RequestFraming, encode_head};

@@ -2,12 +2,11 @@
 //! delimited (RFC 9112 §6.3).
 
 use super::H1Error;
+use super::fields::{self, MAX_HEADERS};
 use bytes::BytesMut;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{StatusCode, Version};
 
-/// Most header fields a response head may carry (hyper's default too).
-const MAX_HEADERS: usize = 100;
 /// Largest response head accepted, in bytes.
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -61,28 +60,10 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
     let status = StatusCode::from_u16(code)
         .map_err(|_| H1Error::Malformed(format!("status code {code}")))?;
     let version = if resp.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-    // Where each field's value sits in the head, so the values can share the head's bytes
-    // instead of each being copied (as hyper does).
-    let base = buf.as_ptr() as usize;
-    let mut spans = Vec::with_capacity(resp.headers.len());
-    for field in resp.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes())
-            .map_err(|_| H1Error::Malformed(format!("header name {:?}", field.name)))?;
-        // httparse hands out sub-slices of `buf`; anything else would be a parser bug, and is
-        // refused rather than trusted.
-        let start = (field.value.as_ptr() as usize)
-            .checked_sub(base)
-            .filter(|start| start + field.value.len() <= len)
-            .ok_or_else(|| H1Error::Malformed(format!("value of header {name}")))?;
-        spans.push((name, start..start + field.value.len()));
-    }
+    let spans =
+        fields::spans(buf.as_ptr() as usize, len, resp.headers).map_err(H1Error::Malformed)?;
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    for (name, span) in spans {
-        let value = HeaderValue::from_maybe_shared(head.slice(span))
-            .map_err(|_| H1Error::Malformed(format!("value of header {name}")))?;
-        headers.append(name, value);
-    }
+    let headers = fields::header_map(&head, spans, 0).map_err(H1Error::Malformed)?;
     Ok(Some(Head { status, version, headers }))
 }
 
@@ -108,20 +89,55 @@ pub(crate) fn framing(head: &mut Head, head_request: bool) -> Result<(Framing, b
             reusable = false;
         }
         // Only a final `chunked` coding delimits the body; otherwise it runs to the close.
-        let last = head
-            .headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .rfind(|t| !t.trim_ascii().is_empty())
-            .map(<[u8]>::trim_ascii);
-        return Ok(match last {
+        return Ok(match codings(&head.headers).last() {
             Some(t) if t.eq_ignore_ascii_case(b"chunked") => (Framing::Chunked, reusable),
             _ => (Framing::UntilClose, false),
         });
     }
+    Ok(match content_length(&head.headers).map_err(H1Error::Malformed)? {
+        Some(0) => (Framing::Empty, reusable),
+        Some(n) => (Framing::Length(n), reusable),
+        None => (Framing::UntilClose, false),
+    })
+}
+
+/// Whether the upstream lets the connection stay open.
+fn keep_alive(head: &Head) -> bool {
+    persistent(head.version, &head.headers)
+}
+
+/// Whether a message of `version` with `headers` lets its connection stay open: HTTP/1.1
+/// unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive` (RFC 9112 §9.3).
+pub(crate) fn persistent(version: Version, headers: &HeaderMap) -> bool {
+    let has = |token: &[u8]| {
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+    };
+    if version == Version::HTTP_10 { has(b"keep-alive") } else { !has(b"close") }
+}
+
+/// The transfer codings named in `headers`' `Transfer-Encoding` fields, in order, trimmed.
+pub(crate) fn codings(headers: &HeaderMap) -> Vec<&[u8]> {
+    headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The message's `Content-Length`: `None` without one; a list of equal values counts as one
+/// (RFC 9110 §8.6).
+///
+/// # Errors
+/// A value that is not a decimal number, or values that differ, described for the message.
+pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, String> {
     let mut length: Option<u64> = None;
-    for value in head.headers.get_all(header::CONTENT_LENGTH) {
+    for value in headers.get_all(header::CONTENT_LENGTH) {
         for part in value.as_bytes().split(|b| *b == b',') {
             let part = part.trim_ascii();
             let n = std::str::from_utf8(part)
@@ -129,35 +145,15 @@ pub(crate) fn framing(head: &mut Head, head_request: bool) -> Result<(Framing, b
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse::<u64>().ok())
                 .ok_or_else(|| {
-                    H1Error::Malformed(format!(
-                        "content-length {:?}",
-                        String::from_utf8_lossy(value.as_bytes())
-                    ))
+                    format!("content-length {:?}", String::from_utf8_lossy(value.as_bytes()))
                 })?;
             if length.is_some_and(|l| l != n) {
-                return Err(H1Error::Malformed("content-length values differ".to_owned()));
+                return Err("content-length values differ".to_owned());
             }
             length = Some(n);
         }
     }
-    Ok(match length {
-        Some(0) => (Framing::Empty, reusable),
-        Some(n) => (Framing::Length(n), reusable),
-        None => (Framing::UntilClose, false),
-    })
-}
-
-/// Whether the upstream lets the connection stay open: HTTP/1.1 unless `Connection: close`;
-/// HTTP/1.0 only with `Connection: keep-alive` (RFC 9112 §9.3).
-fn keep_alive(head: &Head) -> bool {
-    let has = |token: &[u8]| {
-        head.headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-    };
-    if head.version == Version::HTTP_10 { has(b"keep-alive") } else { !has(b"close") }
+    Ok(length)
 }
 
 #[cfg(test)]
