@@ -143,10 +143,25 @@ impl Conn {
         let mut sent: u64 = 0;
         let mut ended = false;
         let io = &mut self.io;
+        let answer = &mut self.buf;
         poll_fn(|cx| {
             loop {
-                if io.poll_read_ready(cx).is_ready() {
-                    return Poll::Ready(Ok(false));
+                // Whatever the upstream sends meanwhile: interim answers (a `100 Continue` to
+                // the client's `Expect`, `103 Early Hints`) are dropped and the upload goes on;
+                // the start of a final answer stops it.
+                while io.poll_read_ready(cx).is_ready() {
+                    if answer.capacity() - answer.len() < 1024 {
+                        answer.reserve(READ_RESERVE);
+                    }
+                    match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut *answer) {
+                        Poll::Pending => break,
+                        Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Ok(false)),
+                        Poll::Ready(Ok(_)) => {
+                            if final_answer_begun(answer) {
+                                return Poll::Ready(Ok(false));
+                            }
+                        }
+                    }
                 }
                 while !out.is_empty() {
                     match Pin::new(&mut *io).poll_write(cx, &out) {
@@ -202,6 +217,26 @@ impl Conn {
         })
         .await
     }
+}
+
+/// Drop the complete interim (1xx, not 101) answer heads at the front of `buf`; whether what
+/// is left begins a final answer (a complete head of another status, or bytes that are not an
+/// answer head at all: both are for [`Conn::read_head`] to take or report). An incomplete head
+/// waits for more bytes.
+fn final_answer_begun(buf: &mut BytesMut) -> bool {
+    while !buf.is_empty() {
+        let mut fields = [httparse::EMPTY_HEADER; super::fields::MAX_HEADERS];
+        let mut head = httparse::Response::new(&mut fields);
+        match head.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => match head.code {
+                Some(code) if (100..200).contains(&code) && code != 101 => buf.advance(len),
+                _ => return true,
+            },
+            Ok(httparse::Status::Partial) => return false,
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// Where a connection goes once an answer's body has ended and it may carry another exchange.

@@ -17,6 +17,9 @@ enum Script {
     /// Answer at once without reading the body, and keep the connection open unread for a
     /// while (a server refusing an upload).
     RefuseUpload(&'static [u8]),
+    /// Answer `100 Continue` at once, read a body of this many bytes, then write these bytes
+    /// and close.
+    ContinueThenAnswer(usize, &'static [u8]),
 }
 
 fn script_for(path: &str) -> Script {
@@ -44,6 +47,10 @@ fn script_for(path: &str) -> Script {
         "/invoices/cut" => {
             Script::AnswerAndClose(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this")
         }
+        "/invoices/expect" => Script::ContinueThenAnswer(
+            5,
+            b"HTTP/1.1 201 Created\r\ncontent-length: 7\r\nconnection: close\r\n\r\ncreated",
+        ),
         "/invoices/upload" => Script::RefuseUpload(
             b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo much",
         ),
@@ -88,6 +95,20 @@ async fn serve_scripted(mut s: TcpStream) {
                 }
             }
             Script::AnswerAndClose(bytes) => {
+                let _ = s.write_all(bytes).await;
+                return;
+            }
+            Script::ContinueThenAnswer(len, bytes) => {
+                if s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+                    return;
+                }
+                while buf.len() < len {
+                    let mut chunk = [0u8; 4096];
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
                 let _ = s.write_all(bytes).await;
                 return;
             }
@@ -234,4 +255,28 @@ async fn date_is_passed_on_or_added_when_missing() {
         let age = std::time::SystemTime::now().duration_since(when).unwrap_or_default();
         assert!(age < Duration::from_secs(5), "{path}: {date}");
     }
+}
+
+/// An upstream that answers `100 Continue` before the body has arrived still gets the whole
+/// body: the interim answer does not stop the upload (it used to be taken for an early final
+/// answer, and the exchange hung until the request timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interim_answer_during_the_upload_does_not_stop_it() {
+    let (url, _) = scripted_upstream().await;
+    let gw = gateway_on(url, 1_048_576).await;
+    let mut conn = TcpStream::connect(gw.addr).await.unwrap();
+    conn.write_all(b"PUT /invoices/expect HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // Long enough for the upstream's 100 to reach the gateway before the body does.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    conn.write_all(b"hello").await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(3), conn.read_to_end(&mut raw))
+        .await
+        .expect("the exchange hung")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 201 Created\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\ncreated"), "{text}");
 }
