@@ -20,6 +20,9 @@ enum Script {
     /// Answer `100 Continue` at once, read a body of this many bytes, then write these bytes
     /// and close.
     ContinueThenAnswer(usize, &'static [u8]),
+    /// Answer whether the connection's first read held the whole request, body `hello`
+    /// included (`yes` or `no`).
+    FirstReadWhole,
 }
 
 fn script_for(path: &str) -> Script {
@@ -51,6 +54,7 @@ fn script_for(path: &str) -> Script {
             5,
             b"HTTP/1.1 201 Created\r\ncontent-length: 7\r\nconnection: close\r\n\r\ncreated",
         ),
+        "/invoices/first-read" => Script::FirstReadWhole,
         "/invoices/upload" => Script::RefuseUpload(
             b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo much",
         ),
@@ -76,12 +80,16 @@ async fn scripted_upstream() -> (String, Arc<AtomicUsize>) {
 
 async fn serve_scripted(mut s: TcpStream) {
     let mut buf = Vec::new();
+    let mut first_read: Option<Vec<u8>> = None;
     loop {
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
             let mut chunk = [0u8; 4096];
             match s.read(&mut chunk).await {
                 Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    first_read.get_or_insert_with(|| chunk[..n].to_vec());
+                }
             }
             continue;
         };
@@ -110,6 +118,14 @@ async fn serve_scripted(mut s: TcpStream) {
                     }
                 }
                 let _ = s.write_all(bytes).await;
+                return;
+            }
+            Script::FirstReadWhole => {
+                let whole = first_read.as_deref().is_some_and(|r| r.ends_with(b"\r\n\r\nhello"));
+                let answer = if whole { "yes" } else { "no" };
+                let _ = s
+                    .write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}", answer.len()).as_bytes())
+                    .await;
                 return;
             }
             Script::RefuseUpload(bytes) => {
@@ -279,4 +295,22 @@ async fn an_interim_answer_during_the_upload_does_not_stop_it() {
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("HTTP/1.1 201 Created\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\ncreated"), "{text}");
+}
+
+/// A small request goes upstream in one write, head and body together, so the upstream reads
+/// it whole at once instead of a head and then a body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_request_goes_upstream_in_one_write() {
+    let (url, _) = scripted_upstream().await;
+    let gw = gateway_on(url, 1_048_576).await;
+    let raw = raw_exchange(
+        gw.addr,
+        b"PUT /invoices/first-read HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+        false,
+        Duration::from_secs(5),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nyes"), "the upstream's first read missed the body: {text}");
 }
