@@ -253,4 +253,37 @@ mod tests {
         assert_eq!(head.parts.uri.path_and_query().map(|p| p.as_str()), Some("/a?b"));
         assert_eq!(head.parts.uri.host(), Some("shop.example"));
     }
+
+    /// A valid request head, then some bytes of whatever follows it.
+    const VALID: &[u8] =
+        b"POST /invoices/7?x=1 HTTP/1.1\r\nhost: shop\r\ncontent-length: 3\r\n\r\nabc";
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the parser; a head it takes is taken off the front of
+        /// the buffer and what is left is exactly the rest of the input.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            if let Ok(Some(_)) = parse_request(&mut buf) {
+                proptest::prop_assert!(bytes.ends_with(&buf));
+            }
+        }
+
+        /// A valid head with one byte changed, cut short anywhere, is parsed, refused or
+        /// waited for, never a panic; when the change was cut away (a prefix of the valid
+        /// head), it is waited for until the head is whole, then parsed.
+        #[test]
+        fn damaged_heads_never_panic(at in 0..VALID.len(), byte in proptest::num::u8::ANY, cut in 0..=VALID.len()) {
+            let mut bytes = VALID.to_vec();
+            bytes[at] = byte;
+            bytes.truncate(cut);
+            let mut buf = BytesMut::from(&bytes[..]);
+            let parsed = parse_request(&mut buf);
+            if at >= cut || byte == VALID[at] {
+                let head_end = VALID.len() - 3;
+                proptest::prop_assert_eq!(matches!(parsed, Ok(Some(_))), cut >= head_end);
+                proptest::prop_assert!(!matches!(parsed, Err(_)));
+            }
+        }
+    }
 }
