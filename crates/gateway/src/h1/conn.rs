@@ -17,8 +17,6 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Room made in the read buffer before a read, in bytes.
-const READ_RESERVE: usize = 8 * 1024;
 /// Request body bytes gathered behind the head (or each other) before they are written.
 const GATHER_BELOW: usize = 64 * 1024;
 
@@ -59,10 +57,7 @@ impl Conn {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < 1024 {
-            self.buf.reserve(READ_RESERVE);
-        }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
+        super::poll_fill(&mut self.io, &mut self.buf, cx)
     }
 
     /// Send a request (`head` from [`super::encode_head`], then `body` framed as `framing`) and
@@ -152,10 +147,7 @@ impl Conn {
                 // the client's `Expect`, `103 Early Hints`) are dropped and the upload goes on;
                 // the start of a final answer stops it.
                 while io.poll_read_ready(cx).is_ready() {
-                    if answer.capacity() - answer.len() < 1024 {
-                        answer.reserve(READ_RESERVE);
-                    }
-                    match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut *answer) {
+                    match super::poll_fill(&mut *io, &mut *answer, cx) {
                         Poll::Pending => break,
                         Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Ok(false)),
                         Poll::Ready(Ok(_)) => {
@@ -207,7 +199,9 @@ impl Conn {
                                 }));
                             }
                             if chunked {
-                                out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                                let mut hex = [0u8; 16];
+                                out.extend_from_slice(super::hex_len(data.len(), &mut hex));
+                                out.extend_from_slice(b"\r\n");
                                 out.extend_from_slice(&data);
                                 out.extend_from_slice(b"\r\n");
                             } else {

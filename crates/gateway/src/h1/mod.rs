@@ -19,6 +19,35 @@ pub(crate) mod server;
 pub(crate) use conn::{Conn, Recycle, ResponseBody};
 pub(crate) use request::{Framing as RequestFraming, encode_head};
 
+/// Room made in a read buffer before a read, in bytes.
+const READ_RESERVE: usize = 8 * 1024;
+
+/// Read what has arrived on `io` into `buf`, making room first; `Ok(0)` when the peer closed
+/// its side. Both sides' connections read through this.
+pub(crate) fn poll_fill<R: tokio::io::AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut bytes::BytesMut,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<std::io::Result<usize>> {
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(READ_RESERVE);
+    }
+    tokio_util::io::poll_read_buf(std::pin::Pin::new(io), cx, buf)
+}
+
+/// `n` in lower-case hexadecimal (a chunk size, RFC 9112 §7.1), written into `buf`.
+pub(crate) fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 || at == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
 /// An exchange with an upstream failed.
 #[derive(Debug, thiserror::Error)]
 pub enum H1Error {

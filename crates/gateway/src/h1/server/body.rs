@@ -14,9 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::net::tcp::OwnedReadHalf;
 
-/// Room made in the read buffer before a read, in bytes.
-const READ_RESERVE: usize = 8 * 1024;
-
 /// The read side of a client connection and the bytes read from it and not yet used.
 #[derive(Debug)]
 pub(crate) struct Reader {
@@ -27,10 +24,7 @@ pub(crate) struct Reader {
 impl Reader {
     /// Read what has arrived into the buffer; `Ok(0)` when the client closed its side.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < 1024 {
-            self.buf.reserve(READ_RESERVE);
-        }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
+        crate::h1::poll_fill(&mut self.io, &mut self.buf, cx)
     }
 }
 

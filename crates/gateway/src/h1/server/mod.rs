@@ -14,7 +14,7 @@ mod body;
 mod head;
 mod write;
 
-pub(crate) use body::Reader;
+use body::Reader;
 
 use crate::forward::Gateway;
 use crate::headers::ClientAddr;

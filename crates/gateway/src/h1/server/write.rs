@@ -2,6 +2,7 @@
 //! body needs, then the body as it streams, whatever frames are ready gathered into one write.
 
 use crate::body::{Body, BoxError};
+use crate::h1::hex_len;
 use crate::h1::response::content_length;
 use bytes::{Buf, Bytes};
 use http::{HeaderMap, Response, StatusCode, header};
@@ -191,19 +192,6 @@ pub(crate) async fn write_response<W: AsyncWrite + Unpin>(
         io.write_all(out).await?;
     }
     Ok(())
-}
-
-/// `n` in lower-case hexadecimal (a chunk size), written into `buf`.
-fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b"0123456789abcdef"[n & 0xf];
-        n >>= 4;
-        if n == 0 || at == 0 {
-            return &buf[at..];
-        }
-    }
 }
 
 /// Write `first` then `second` with vectored writes (one system call when the socket takes
