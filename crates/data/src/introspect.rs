@@ -13,20 +13,24 @@ pub struct ColumnInfo {
     /// The declared type (`format_type()` on PostgreSQL, `COLUMN_TYPE` on MariaDB/MySQL).
     pub declared: String,
     pub class: Class,
-    /// The character set of a MariaDB/MySQL text column (`utf8mb4`, `latin1`…); `None` for
-    /// other columns and engines.
+    /// The character set of a MariaDB/MySQL text column (`utf8mb4`, `latin1`…), `UTF8` for a
+    /// PostgreSQL `text` or `varchar` column in a UTF8 database; `None` for other columns.
     pub charset: Option<String>,
 }
 
 impl ColumnInfo {
     /// The [`Shape`] of this column of `engine`: [`Shape::Utf8Text`] for a MariaDB/MySQL
-    /// `char`/`varchar`/`text` column in `utf8mb4`, else [`shape`] of its declared type.
+    /// `char`/`varchar`/`text` column in `utf8mb4` or a PostgreSQL `text`/`varchar` column in
+    /// a UTF8 database, else [`shape`] of its declared type.
     pub fn shape(&self, engine: Engine) -> Shape {
         let t = self.declared.to_ascii_lowercase();
         let base = t.split(['(', ' ']).next().unwrap_or("");
         let text =
             matches!(base, "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext");
         if engine == Engine::MySql && text && self.charset.as_deref() == Some("utf8mb4") {
+            return Shape::Utf8Text;
+        }
+        if engine == Engine::Postgres && self.charset.as_deref() == Some("UTF8") {
             return Shape::Utf8Text;
         }
         shape(engine, &self.declared)
@@ -45,7 +49,10 @@ pub async fn columns(db: &Db, side: Side, table: &str) -> Result<Vec<ColumnInfo>
     };
     let (sql, params): (&str, Vec<Option<String>>) = match db {
         Db::Postgres(_) => (
-            "SELECT CAST(a.attname AS text), format_type(a.atttypid, a.atttypmod), NULL \
+            // A `text`/`varchar` column's "charset" is the database's encoding, when UTF8.
+            "SELECT CAST(a.attname AS text), format_type(a.atttypid, a.atttypmod), \
+             CASE WHEN a.atttypid IN ('text'::regtype, 'varchar'::regtype) \
+             AND current_setting('server_encoding') = 'UTF8' THEN 'UTF8' END \
              FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
              AND NOT a.attisdropped ORDER BY a.attnum",
             vec![Some(db.dialect().table(table))],

@@ -106,8 +106,10 @@ pub enum Shape {
         /// Declared fractional digits of a second (0–6).
         precision: u32,
     },
-    /// A MariaDB/MySQL text column in `utf8mb4`: its bytes already are the UTF-8 of the
-    /// canonical text, so no conversion is needed ([`crate::introspect::ColumnInfo::shape`]).
+    /// A MariaDB/MySQL text column in `utf8mb4`, or a PostgreSQL `text`/`varchar` column in a
+    /// UTF8 database: its bytes already are the UTF-8 of the canonical text, so no conversion
+    /// is needed, and never hold `0xFE` or `0xFF` (both engines refuse or replace invalid
+    /// UTF-8 on input) ([`crate::introspect::ColumnInfo::shape`]).
     Utf8Text,
     /// Anything else (SQLite types, unconstrained `numeric`, `timestamp with time zone`, …).
     #[default]

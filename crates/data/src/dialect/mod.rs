@@ -22,7 +22,8 @@
 //! Verify's chunk checksums hash a cheaper rendering where both sides' declared types already
 //! agree ([`CheckForm`], decided per column pair by [`check_form`]): integers as the engine's
 //! digits, decimals of equal declared scale as the engine's own text, timestamps as ISO text
-//! without trailing fractional zeros. Equal text under a form still means equal canonical
+//! without trailing fractional zeros, UTF-8 text as its bytes framed by two bytes UTF-8 never
+//! holds (instead of a length prefix). Equal text under a form still means equal canonical
 //! text, so a checksum that matches proves the rows equal; every other pair is checksummed
 //! over its canonical text.
 
@@ -111,6 +112,25 @@ pub trait Dialect: Sync + Send {
         parts.join(" || ")
     }
 
+    /// Verify's row checksum value from its parts in order ([`check_row`]): each
+    /// [`CheckPart::Text`] as it is; each [`CheckPart::Framed`] as the bytes of its UTF-8 text,
+    /// or the byte `0xFE` for NULL, then the byte `0xFF`. Engines that cannot build bytes
+    /// (the default, SQLite) never get a framed column from [`check_form`]; should one come,
+    /// it is rendered length-prefixed like [`CheckForm::Canon`], which only makes it differ.
+    fn check_concat(&self, parts: &[CheckPart]) -> String {
+        let texts: Vec<String> = parts
+            .iter()
+            .map(|p| match p {
+                CheckPart::Text(t) => t.clone(),
+                CheckPart::Framed(t) => format!(
+                    "COALESCE({}, 'N')",
+                    self.concat(&[self.to_text(&self.char_length(t)), "':'".to_owned(), t.clone()])
+                ),
+            })
+            .collect();
+        self.concat(&texts)
+    }
+
     /// Length in characters of a text expression.
     fn char_length(&self, expr: &str) -> String {
         format!("LENGTH({expr})")
@@ -191,6 +211,20 @@ pub enum CheckForm {
     /// then `.` and the fraction of a second without trailing zeros when it is not zero —
     /// PostgreSQL's own text of a `timestamp`; MariaDB/MySQL trim their fixed-width fraction.
     IsoTimestamp,
+    /// Text columns stored as UTF-8 on both sides ([`Shape::Utf8Text`]): the text's bytes,
+    /// or `0xFE` for NULL, then `0xFF` ([`CheckPart::Framed`]). UTF-8 never holds either byte
+    /// (RFC 3629 §1), so the field ends at the first `0xFF` and NULL differs from every text
+    /// without a length prefix — counting characters was a third of MariaDB's checksum CPU.
+    Utf8,
+}
+
+/// One part of verify's row checksum value ([`check_row`], [`Dialect::check_concat`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckPart {
+    /// A text expression, never NULL, whose text never holds the bytes `0xFE` or `0xFF`.
+    Text(String),
+    /// A UTF-8 text expression (NULL allowed), framed as [`CheckForm::Utf8`] says.
+    Framed(String),
 }
 
 /// The [`CheckForm`] of a column pair: `source` and `target` are each side's engine and
@@ -208,6 +242,7 @@ pub fn check_form(source: (Engine, Shape), target: (Engine, Shape), plain: bool)
             CheckForm::Decimal { trim: a != b }
         }
         (Shape::Timestamp { .. }, Shape::Timestamp { .. }) => CheckForm::IsoTimestamp,
+        (Shape::Utf8Text, Shape::Utf8Text) => CheckForm::Utf8,
         _ => CheckForm::Canon,
     }
 }
@@ -236,15 +271,19 @@ pub struct CheckColumn {
     pub shape: Shape,
 }
 
-/// One row's text in verify's chunk checksum: per column (target name order) its
-/// [`Dialect::check_text`] — as `CHAR_LENGTH:text` under [`CheckForm::Canon`], as is under
-/// the other forms (their texts never hold `,` or `;` nor equal `N`) — or `N` for NULL, joined
-/// with `,` and ended by `;`, so rows concatenate without ambiguity.
+/// One row's value in verify's chunk checksum. First the columns not under [`CheckForm::Utf8`]
+/// (in target name order), each its [`Dialect::check_text`] — as `CHAR_LENGTH:text` under
+/// [`CheckForm::Canon`], as is under the other forms (their texts never hold `,` or `;` nor
+/// equal `N`) — or `N` for NULL, joined with `,` and ended by `;`; then each
+/// [`CheckForm::Utf8`] column framed ([`CheckPart::Framed`]). Every field ends where a reader
+/// knowing the columns can tell, so rows concatenate without ambiguity. Text on every engine
+/// when no column is framed; bytes (PostgreSQL `bytea`, a MariaDB binary string) otherwise.
 pub fn check_row(d: &dyn Dialect, columns: &[CheckColumn]) -> String {
     let mut parts = Vec::with_capacity(columns.len() * 2 + 1);
-    for (i, c) in columns.iter().enumerate() {
+    let plain = columns.iter().filter(|c| c.form != CheckForm::Utf8);
+    for (i, c) in plain.enumerate() {
         if i > 0 {
-            parts.push("','".to_owned());
+            parts.push(CheckPart::Text("','".to_owned()));
         }
         let text = d.check_text(c.form, c.shape, c.class, &c.expr);
         let field = match c.form {
@@ -253,10 +292,13 @@ pub fn check_row(d: &dyn Dialect, columns: &[CheckColumn]) -> String {
             }
             _ => text,
         };
-        parts.push(format!("COALESCE({field}, 'N')"));
+        parts.push(CheckPart::Text(format!("COALESCE({field}, 'N')")));
     }
-    parts.push("';'".to_owned());
-    d.concat(&parts)
+    parts.push(CheckPart::Text("';'".to_owned()));
+    for c in columns.iter().filter(|c| c.form == CheckForm::Utf8) {
+        parts.push(CheckPart::Framed(d.check_text(c.form, c.shape, c.class, &c.expr)));
+    }
+    d.check_concat(&parts)
 }
 
 /// The dialect of an engine.
@@ -324,10 +366,51 @@ mod tests {
             form((my, "datetime(6)"), (pg, "timestamp(6) with time zone")),
             CheckForm::Canon
         );
+        // Text whose bytes are not known to be UTF-8 (a declared type says no charset).
         assert_eq!(form((my, "varchar(100)"), (pg, "text")), CheckForm::Canon);
         assert_eq!(form((lite, "INTEGER"), (pg, "bigint")), CheckForm::Canon);
         // A transformed, constant or SQL value is never taken as the column's own text.
         let int = (Engine::MySql, Shape::Int);
         assert_eq!(check_form(int, (pg, Shape::Int), false), CheckForm::Canon);
+        let utf8 = (Engine::MySql, Shape::Utf8Text);
+        assert_eq!(check_form(utf8, (pg, Shape::Utf8Text), false), CheckForm::Canon);
+        assert_eq!(check_form(utf8, (lite, Shape::Utf8Text), true), CheckForm::Canon);
+    }
+
+    #[test]
+    fn utf8_text_on_both_sides_is_framed_after_the_other_columns() {
+        let utf8 = |e| (e, Shape::Utf8Text);
+        let (my, pg) = (Engine::MySql, Engine::Postgres);
+        assert_eq!(check_form(utf8(my), utf8(pg), true), CheckForm::Utf8);
+        assert_eq!(check_form(utf8(pg), utf8(my), true), CheckForm::Utf8);
+        assert_eq!(check_form(utf8(my), utf8(my), true), CheckForm::Utf8);
+        let col = |expr: &str, form, shape| CheckColumn {
+            class: if form == CheckForm::Utf8 { Class::Text } else { Class::Int },
+            expr: expr.to_owned(),
+            form,
+            shape,
+        };
+        let cols = [
+            col("a", CheckForm::Utf8, Shape::Utf8Text),
+            col("b", CheckForm::Digits, Shape::Int),
+            col("c", CheckForm::Utf8, Shape::Utf8Text),
+            col("d", CheckForm::Digits, Shape::Int),
+        ];
+        assert_eq!(
+            check_row(&MySql, &cols),
+            "CONCAT(COALESCE(b, 'N'), ',', COALESCE(d, 'N'), ';', \
+             COALESCE(CAST(a AS BINARY), X'FE'), X'FF', COALESCE(CAST(c AS BINARY), X'FE'), X'FF')"
+        );
+        assert_eq!(
+            check_row(&Postgres, &cols),
+            "textsend(COALESCE(CAST(b AS text), 'N') || ',' || COALESCE(CAST(d AS text), 'N') || ';') \
+             || COALESCE(textsend(a), decode('fe', 'hex')) || decode('ff', 'hex') \
+             || COALESCE(textsend(c), decode('fe', 'hex')) || decode('ff', 'hex')"
+        );
+        // Without a framed column the row stays text, as before.
+        assert_eq!(
+            check_row(&Postgres, &cols[1..2]),
+            "COALESCE(CAST(b AS text), 'N') || ';'"
+        );
     }
 }

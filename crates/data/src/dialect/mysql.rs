@@ -1,7 +1,7 @@
 //! MariaDB/MySQL SQL. Connections run with `time_zone = '+00:00'` and `utf8mb4`, so `TIMESTAMP`
 //! columns read in UTC and 4-byte characters survive.
 
-use super::{CheckForm, ChunkSql, Dialect, quote_with};
+use super::{CheckForm, CheckPart, ChunkSql, Dialect, quote_with};
 use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Engine};
 
@@ -89,6 +89,22 @@ impl Dialect for MySql {
 
     fn concat(&self, parts: &[String]) -> String {
         format!("CONCAT({})", parts.join(", "))
+    }
+
+    /// One `CONCAT`; a framed part is its text as a binary string (so `X'FE'` does not have
+    /// to be valid utf8mb4) and the `0xFF` after it, which makes the whole value binary.
+    fn check_concat(&self, parts: &[CheckPart]) -> String {
+        let mut args = Vec::with_capacity(parts.len() + 1);
+        for p in parts {
+            match p {
+                CheckPart::Text(t) => args.push(t.clone()),
+                CheckPart::Framed(t) => {
+                    args.push(format!("COALESCE(CAST({t} AS BINARY), X'FE')"));
+                    args.push("X'FF'".to_owned());
+                }
+            }
+        }
+        self.concat(&args)
     }
 
     fn char_length(&self, expr: &str) -> String {

@@ -1,6 +1,6 @@
 //! PostgreSQL SQL. Connections run with `TimeZone=UTC`, so zone-aware timestamps render in UTC.
 
-use super::{CheckForm, ChunkSql, Dialect, quote_with};
+use super::{CheckForm, CheckPart, ChunkSql, Dialect, quote_with};
 use crate::types::{Class, Shape};
 use ficus_model::mapping::{CastType, Engine};
 
@@ -125,6 +125,8 @@ impl Dialect for Postgres {
     fn check_text(&self, form: CheckForm, _shape: Shape, class: Class, e: &str) -> String {
         match form {
             CheckForm::Canon => self.canon(class, e),
+            // A `text` or `varchar` column of a UTF8 database (Shape::Utf8Text).
+            CheckForm::Utf8 => e.to_owned(),
             CheckForm::Decimal { trim: true } => format!("CAST(trim_scale({e}) AS text)"),
             // Sessions use DateStyle ISO (sqlx's default), so a `timestamp` prints as
             // `YYYY-MM-DD HH:MM:SS[.ffffff]` without trailing fractional zeros.
@@ -132,6 +134,42 @@ impl Dialect for Postgres {
                 format!("CAST({e} AS text)")
             }
         }
+    }
+
+    /// Text only: `||`. With framed parts, `bytea`: each run of text parts concatenated
+    /// as text and turned into bytes once by `textsend` — the text's bytes in the session's
+    /// client encoding, UTF8 for every session (sqlx sets it), so no conversion in a UTF8
+    /// database and no validation pass (`convert_to` validates, measured slower) — and each
+    /// framed text `textsend` too.
+    fn check_concat(&self, parts: &[CheckPart]) -> String {
+        if !parts.iter().any(|p| matches!(p, CheckPart::Framed(_))) {
+            let texts: Vec<String> = parts
+                .iter()
+                .map(|p| match p {
+                    CheckPart::Text(t) | CheckPart::Framed(t) => t.clone(),
+                })
+                .collect();
+            return self.concat(&texts);
+        }
+        let mut out: Vec<String> = Vec::new();
+        let mut run: Vec<&str> = Vec::new();
+        for p in parts {
+            match p {
+                CheckPart::Text(t) => run.push(t),
+                CheckPart::Framed(t) => {
+                    if !run.is_empty() {
+                        out.push(format!("textsend({})", run.join(" || ")));
+                        run.clear();
+                    }
+                    out.push(format!("COALESCE(textsend({t}), decode('fe', 'hex'))"));
+                    out.push("decode('ff', 'hex')".to_owned());
+                }
+            }
+        }
+        if !run.is_empty() {
+            out.push(format!("textsend({})", run.join(" || ")));
+        }
+        out.join(" || ")
     }
 
     /// The count and the MD5 of the rows' texts aggregated from a subquery in key order (the

@@ -1,6 +1,6 @@
 //! Verify's cheaper checksum forms: column pairs whose declared types agree (integers, decimals
-//! of equal or different scale, timestamps of any precision) are checksummed over each engine's
-//! own text, the others over the canonical text, and both kinds still find exactly the planted
+//! of equal or different scale, timestamps of any precision, UTF-8 text) are checksummed over
+//! each engine's own text, the others over the canonical text, and both kinds still find exactly the planted
 //! differences, with equal data hashing equal across MariaDB and PostgreSQL.
 
 use super::{data_config, plain_backfill, quick_verify};
@@ -19,7 +19,7 @@ async fn forms_source(my: &MyDatabase) {
             "CREATE TABLE forms (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(100) NULL, \
              amount DECIMAL(12,4) NULL, wide DECIMAL(12,4) NULL, whole DECIMAL(10,0) NULL, \
              created DATETIME(6) NULL, milli DATETIME(3) NULL, sec DATETIME NULL, \
-             zoned DATETIME(6) NULL, qty INT NOT NULL, loose DECIMAL(12,4) NULL) \
+             zoned DATETIME(6) NULL, qty INT NOT NULL, loose DECIMAL(12,4) NULL, note TEXT NULL) \
              CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
             &[],
         )
@@ -33,6 +33,15 @@ async fn forms_source(my: &MyDatabase) {
             5 => format!("'x😀y {id}'"),
             _ => format!("'name {id} é'"),
         };
+        // Separators of the row text, `N` (NULL's mark in the unframed forms), empty, emoji.
+        let note = match id % 6 {
+            0 => "NULL".to_owned(),
+            1 => "'N'".to_owned(),
+            2 => "''".to_owned(),
+            3 => "',;:'".to_owned(),
+            4 => format!("'note 😀 {id}'"),
+            _ => "'a,b'".to_owned(),
+        };
         let null_or = |every: i64, v: String| if id % every == 0 { "NULL".to_owned() } else { v };
         // Fractions with and without trailing zeros, zero, negatives.
         let dec =
@@ -41,7 +50,7 @@ async fn forms_source(my: &MyDatabase) {
         let micros = ["000000", "500000", "123456", "000010"][(id % 4) as usize];
         let ts = format!("'2024-03-01 12:{:02}:{:02}.{micros}'", id / 60 % 60, id % 60);
         values.push(format!(
-            "({id}, {name}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            "({id}, {name}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {note})",
             null_or(7, dec.clone()),
             null_or(9, dec.clone()),
             null_or(11, (id * 7 - 1000).to_string()),
@@ -63,7 +72,8 @@ async fn forms_source(my: &MyDatabase) {
 
 const FORMS_TARGET: &str = "CREATE TABLE {schema}.forms (id bigint NOT NULL PRIMARY KEY, name text, \
     amount numeric(12,4), wide numeric(16,6), whole numeric(12,2), created timestamp(6), \
-    milli timestamp, sec timestamp(0), zoned timestamptz, qty bigint NOT NULL, loose numeric)";
+    milli timestamp, sec timestamp(0), zoned timestamptz, qty bigint NOT NULL, loose numeric, \
+    note varchar(200))";
 
 #[tokio::test]
 async fn agreeing_types_are_checksummed_cheaply_and_differences_still_found() {
@@ -85,7 +95,8 @@ async fn agreeing_types_are_checksummed_cheaply_and_differences_still_found() {
         ("id", CheckForm::Digits),
         ("loose", CheckForm::Canon),
         ("milli", CheckForm::IsoTimestamp),
-        ("name", CheckForm::Canon),
+        ("name", CheckForm::Utf8),
+        ("note", CheckForm::Utf8),
         ("qty", CheckForm::Digits),
         ("sec", CheckForm::IsoTimestamp),
         ("whole", CheckForm::Decimal { trim: true }),
@@ -115,7 +126,7 @@ async fn agreeing_types_are_checksummed_cheaply_and_differences_still_found() {
             planted.entry(*id).or_default().push(col);
         }
     };
-    let updates: [(&str, &[i64], &str); 11] = [
+    let updates: [(&str, &[i64], &str); 14] = [
         ("amount = amount + 0.0001", &[10, 11, 12], "amount"),
         // Below the source's scale: the target holds a value the source cannot. (Every id
         // here has a value in its column: NULLs fall on multiples of 7, 9, 11, 13, 17, 19.)
@@ -129,6 +140,11 @@ async fn agreeing_types_are_checksummed_cheaply_and_differences_still_found() {
         ("name = ''", &[83, 93], "name"),
         ("name = replace(name, '😀', '😃')", &[105, 115], "name"),
         ("amount = NULL", &[122, 123], "amount"),
+        // A character moved from one text column into the next (121's note is `N`): the two
+        // texts run together the same, so only the framing tells them apart.
+        ("name = name || 'N'", &[121], "name"),
+        ("note = ''", &[121, 126], "note"),
+        ("note = NULL", &[124], "note"),
     ];
     for (set, ids, col) in updates {
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
@@ -167,6 +183,11 @@ async fn agreeing_types_are_checksummed_cheaply_and_differences_still_found() {
         let ne = t.differences.iter().find(|d| d.key == ["83"]).unwrap();
         assert_eq!(
             (ne.columns[0].source.clone(), ne.columns[0].target.clone()),
+            (None, Some(String::new()))
+        );
+        let framed = t.differences.iter().find(|d| d.key == ["126"]).unwrap();
+        assert_eq!(
+            (framed.columns[0].source.clone(), framed.columns[0].target.clone()),
             (None, Some(String::new()))
         );
         let em = t.differences.iter().find(|d| d.key == ["105"]).unwrap();
