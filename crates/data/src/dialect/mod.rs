@@ -165,6 +165,21 @@ pub trait Dialect: Sync + Send {
         None
     }
 
+    /// A query returning, per bucket of the rows of `c.table` matching `c.pred`, one row:
+    /// the bucket (`bucket`, an SQL integer expression; its text), the count, the MD5 of the
+    /// bucket's `c.row` values concatenated in key order (`c.order`, explicit: rows are
+    /// grouped), and the cut flag as in [`Dialect::chunk_digest`]. Buckets without rows have
+    /// no row. `None` when the engine has no MD5.
+    fn bucket_digest(&self, c: &ChunkSql<'_>, bucket: &str) -> Option<String> {
+        let _ = (c, bucket);
+        None
+    }
+
+    /// Integer division of two integer expressions, rounded toward zero.
+    fn int_div(&self, a: &str, b: &str) -> String {
+        format!("({a}) / ({b})")
+    }
+
     /// Whether row-value comparison `(a, b) > (?, ?)` is used well by this engine's planner;
     /// otherwise the expanded `a > ? OR (a = ? AND b > ?)` form is generated.
     fn row_values(&self) -> bool {
@@ -408,9 +423,6 @@ mod tests {
              || COALESCE(textsend(c), decode('fe', 'hex')) || decode('ff', 'hex')"
         );
         // Without a framed column the row stays text, as before.
-        assert_eq!(
-            check_row(&Postgres, &cols[1..2]),
-            "COALESCE(CAST(b AS text), 'N') || ';'"
-        );
+        assert_eq!(check_row(&Postgres, &cols[1..2]), "COALESCE(CAST(b AS text), 'N') || ';'");
     }
 }

@@ -172,6 +172,15 @@ impl Dialect for Postgres {
         out.join(" || ")
     }
 
+    /// An ordered aggregate per bucket (the rows are grouped, so scan order is not theirs).
+    fn bucket_digest(&self, c: &ChunkSql<'_>, bucket: &str) -> Option<String> {
+        let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
+        Some(format!(
+            "SELECT CAST({bucket} AS text), CAST(count(*) AS text), \
+             md5(string_agg({row}, '' ORDER BY {order})), '0' FROM {table} WHERE {pred} GROUP BY 1"
+        ))
+    }
+
     /// The count and the MD5 of the rows' texts aggregated from a subquery in key order (the
     /// order `string_agg` sees); never cut short (a text over 1 GB fails the query instead).
     fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {

@@ -89,9 +89,7 @@ pub(super) fn split_by_value(
     (min, max): (i128, i128),
     fan_out: u64,
 ) -> Vec<KeyRange> {
-    let bound = |k: &Option<Vec<String>>| k.as_ref().and_then(|k| k.first()?.parse::<i128>().ok());
-    let lo = bound(&range.lo).unwrap_or(min - 1);
-    let hi = bound(&range.hi).unwrap_or(max);
+    let (lo, hi) = int_bounds(range, (min, max));
     let width = hi - lo;
     let mut bounds: Vec<Vec<String>> = Vec::new();
     for i in 1..fan_out as i128 {
@@ -101,6 +99,13 @@ pub(super) fn split_by_value(
         }
     }
     cut(range, bounds)
+}
+
+/// The integer bounds `(lo, hi]` of `range`, an open end closed by `span` (the smallest and
+/// largest key of both sides).
+pub(super) fn int_bounds(range: &KeyRange, (min, max): (i128, i128)) -> (i128, i128) {
+    let bound = |k: &Option<Vec<String>>| k.as_ref().and_then(|k| k.first()?.parse::<i128>().ok());
+    (bound(&range.lo).unwrap_or(min - 1), bound(&range.hi).unwrap_or(max))
 }
 
 /// `range` cut at `bounds` (ascending, inside it).

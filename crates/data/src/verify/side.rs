@@ -35,6 +35,43 @@ pub(crate) struct View<'a> {
     find_cut: bool,
 }
 
+/// Buckets of a range of a single integer key: the key `id` falls in bucket
+/// `clamp(floor((id − lo − 1) · parts / width), 0, parts − 1)`, so bucket `k` holds the keys in
+/// `(lo + ⌈k · width / parts⌉, lo + ⌈(k + 1) · width / parts⌉]`, the first and last also any
+/// keys of the range below or above ([`Buckets::range`]). All values fit in a BIGINT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Buckets {
+    pub lo: i64,
+    pub width: i64,
+    pub parts: i64,
+}
+
+impl Buckets {
+    /// The buckets of the keys `(lo, lo + width]`, or `None` when the arithmetic could leave
+    /// a BIGINT (the caller then compares rows directly).
+    pub fn new(lo: i128, width: i128, parts: u64) -> Option<Buckets> {
+        let parts = i128::from(parts);
+        let fits = |v: i128| i64::try_from(v).is_ok();
+        let ok = width >= 1
+            && parts >= 2
+            && fits(lo)
+            && fits(lo + width)
+            && width.checked_mul(parts).is_some_and(|p| p <= i128::from(i64::MAX) / 2);
+        ok.then_some(Buckets { lo: lo as i64, width: width as i64, parts: parts as i64 })
+    }
+
+    /// The sub-range of `range` that bucket `k` covers.
+    pub fn range(&self, range: &KeyRange, k: usize) -> KeyRange {
+        let (lo, w, n) = (i128::from(self.lo), i128::from(self.width), i128::from(self.parts));
+        let bound = |j: i128| Some(vec![(lo + (j * w + n - 1) / n).to_string()]);
+        let k = k as i128;
+        KeyRange {
+            lo: if k == 0 { range.lo.clone() } else { bound(k) },
+            hi: if k + 1 >= n { range.hi.clone() } else { bound(k + 1) },
+        }
+    }
+}
+
 /// Row count and digest of a range (`None` digest for no rows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Checksum {
@@ -182,6 +219,47 @@ impl<'a> View<'a> {
         }
         let digest = (!rows.is_empty()).then(|| hex(&md5.finalize()));
         Ok(Checksum { count: rows.len() as u64, digest, complete: true })
+    }
+
+    /// Count and digest of each of `buckets.parts` buckets of `range` (a single integer key),
+    /// in one query: see [`Buckets`]. `None` when the engine cannot (no MD5), else one
+    /// checksum per bucket index, all-zero for buckets without rows.
+    pub async fn bucket_checksums(
+        &self,
+        range: &KeyRange,
+        buckets: &Buckets,
+    ) -> Result<Option<Vec<Checksum>>, DataError> {
+        let d = self.db.dialect();
+        let mut q = Query::new(d);
+        let k = &self.key[0].0;
+        // Bound in text order, before the predicate: MariaDB's `?` are positional.
+        let last = q.bind(Class::Int, &(buckets.parts - 1).to_string());
+        let lo = q.bind(Class::Int, &buckets.lo.to_string());
+        let parts = q.bind(Class::Int, &buckets.parts.to_string());
+        let width = q.bind(Class::Int, &buckets.width.to_string());
+        let div = d.int_div(&format!("({k} - {lo} - 1) * {parts}"), &width);
+        let bucket = format!("LEAST({last}, GREATEST(0, {div}))");
+        let pred = q.range(&self.key, range, self.filter.as_deref());
+        let row = check_row(d, &self.check);
+        let order = order_by(&self.key);
+        let c =
+            ChunkSql { row: &row, table: &self.table, pred: &pred, order: &order, find_cut: true };
+        let Some(sql) = d.bucket_digest(&c, &bucket) else { return Ok(None) };
+        let rows =
+            self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum buckets"))?;
+        let empty = Checksum { count: 0, digest: None, complete: true };
+        let mut out = vec![empty; buckets.parts as usize];
+        for r in rows {
+            let mut it = r.into_iter();
+            let b: Option<usize> = it.next().flatten().and_then(|b| b.parse().ok());
+            let count = it.next().flatten().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let digest = it.next().flatten();
+            let cut = it.next().flatten().is_some_and(|c| c != "0");
+            if let Some(slot) = b.and_then(|b| out.get_mut(b)) {
+                *slot = Checksum { count, digest, complete: !cut };
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The digest of every row of `range` (in no particular order): one query returning, per
@@ -403,5 +481,46 @@ mod tests {
     fn row_hash_is_the_last_15_hex_digits() {
         // md5("") = d41d8cd98f00b204e9800998ecf8427e; digits 18..32 = 9800998ecf8427e.
         assert_eq!(super::row_hash(""), 0x9800998ecf8427e);
+    }
+
+    #[test]
+    fn buckets_cover_a_range_exactly_as_the_sql_formula_assigns_keys() {
+        use super::{Buckets, KeyRange};
+        for (lo, width, parts) in [(0i64, 100i64, 32i64), (-7, 5, 32), (1000, 2500, 32), (3, 33, 4)]
+        {
+            let b = Buckets::new(lo.into(), width.into(), parts as u64).unwrap();
+            let range = KeyRange { lo: Some(vec![lo.to_string()]), hi: None };
+            // Keys below and above the span (written meanwhile) fall in the first and last.
+            for id in lo - 3..=lo + width + 3 {
+                let k = ((id - lo - 1) * parts).div_euclid(width).clamp(0, parts - 1);
+                // SQL's division rounds toward zero; both agree once clamped at 0.
+                let toward_zero = ((id - lo - 1) * parts / width).clamp(0, parts - 1);
+                assert_eq!(k, toward_zero);
+                let r = b.range(&range, k as usize);
+                let inside = |bound: &Option<Vec<String>>, after: bool| {
+                    bound.as_ref().is_none_or(|v| {
+                        let v: i64 = v[0].parse().unwrap();
+                        if after { id > v } else { id <= v }
+                    })
+                };
+                // The first bucket keeps the range's own lower bound (keys above `lo` only).
+                if id > lo {
+                    assert!(
+                        inside(&r.lo, true) && inside(&r.hi, false),
+                        "{id} not in bucket {k}: {r:?}"
+                    );
+                }
+                for other in (0..parts).filter(|&o| o != k) {
+                    let r = b.range(&range, other as usize);
+                    assert!(
+                        !(id > lo && inside(&r.lo, true) && inside(&r.hi, false)),
+                        "{id} also in {other}"
+                    );
+                }
+            }
+        }
+        // Arithmetic that could leave a BIGINT is refused.
+        assert!(Buckets::new(i128::from(i64::MIN) - 1, 10, 32).is_none());
+        assert!(Buckets::new(0, i128::from(i64::MAX), 32).is_none());
     }
 }
