@@ -1,146 +1,64 @@
 //! A quick, exact test that two JSON documents are equal — object key order ignored, numbers
-//! and strings by value — over borrowed trees. Most shadowed answers agree; deciding that
-//! without building two `serde_json::Value` trees (a `String` per key and per string, a B-tree
-//! per object) is several times cheaper, and only documents that differ, or that this test
-//! cannot settle, go on to the full structural diff.
+//! by their text, strings by value — over flat tapes ([`super::tape`]). Most shadowed answers
+//! agree; deciding that without building two `serde_json::Value` trees (a `String` per key and
+//! per string, a map per object) is several times cheaper, and only documents that differ, or
+//! that this test cannot settle, go on to the full structural diff.
 //!
 //! Sound by construction: it says "equal" only where the full diff could find no difference
 //! under any rules (ignore rules, tolerances and unordered arrays only remove differences).
-//! Whatever it cannot settle exactly — numbers of different kinds (`1` and `1.0`), duplicate
+//! Whatever it cannot settle exactly — numbers written differently (`1` and `1.0`), duplicate
 //! object keys, a document that does not parse — it answers "not shown equal".
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::borrow::Cow;
-use std::fmt;
+use super::tape::{Tape, Tok};
 
 /// Whether `a` and `b` parse as JSON and are equal as documents. `false` means "not shown
 /// equal", not "different".
 pub(crate) fn json_equal(a: &[u8], b: &[u8]) -> bool {
-    let (Ok(mut x), Ok(mut y)) =
-        (serde_json::from_slice::<Node<'_>>(a), serde_json::from_slice::<Node<'_>>(b))
-    else {
+    let (Some(x), Some(y)) = (Tape::parse(a), Tape::parse(b)) else {
         return false;
     };
-    equal(&mut x, &mut y)
+    equal(&x, 0, &y, 0)
 }
 
-/// A JSON value borrowing its strings from the document where it can (no escapes).
-#[derive(Debug)]
-enum Node<'a> {
-    Null,
-    Bool(bool),
-    Unsigned(u64),
-    Signed(i64),
-    Float(f64),
-    Str(Cow<'a, str>),
-    Array(Vec<Node<'a>>),
-    Object(Vec<(Cow<'a, str>, Node<'a>)>),
-}
-
-fn equal(a: &mut Node<'_>, b: &mut Node<'_>) -> bool {
-    match (a, b) {
-        (Node::Null, Node::Null) => true,
-        (Node::Bool(x), Node::Bool(y)) => x == y,
-        (Node::Unsigned(x), Node::Unsigned(y)) => x == y,
-        (Node::Signed(x), Node::Signed(y)) => x == y,
-        // Exactly equal floats only; anything else is left to the diff and its tolerance.
-        (Node::Float(x), Node::Float(y)) => x.to_bits() == y.to_bits(),
-        (Node::Str(x), Node::Str(y)) => x == y,
-        (Node::Array(x), Node::Array(y)) => {
-            x.len() == y.len() && x.iter_mut().zip(y.iter_mut()).all(|(p, q)| equal(p, q))
+/// Whether the value at token `i` of `x` equals the one at token `j` of `y`.
+fn equal(x: &Tape<'_>, i: usize, y: &Tape<'_>, j: usize) -> bool {
+    match (&x.toks[i], &y.toks[j]) {
+        (Tok::Null, Tok::Null) | (Tok::True, Tok::True) | (Tok::False, Tok::False) => true,
+        // The same text is the same number; another text (`1` and `1.0`, `1e2` and `100`)
+        // is left to the diff and its tolerance.
+        (Tok::Num(p), Tok::Num(q)) => p == q,
+        (Tok::Str(p), Tok::Str(q)) => p == q,
+        (Tok::Arr { len: n, end: _ }, Tok::Arr { len: m, end: _ }) => {
+            if n != m {
+                return false;
+            }
+            let (mut p, mut q) = (i + 1, j + 1);
+            for _ in 0..*n {
+                if !equal(x, p, y, q) {
+                    return false;
+                }
+                p = next(x, p);
+                q = next(y, q);
+            }
+            true
         }
-        (Node::Object(x), Node::Object(y)) => {
-            if x.len() != y.len() {
-                return false;
-            }
-            x.sort_unstable_by(|p, q| p.0.cmp(&q.0));
-            y.sort_unstable_by(|p, q| p.0.cmp(&q.0));
-            // A repeated key: serde_json keeps the last one; not settled here.
-            if x.windows(2).any(|w| w[0].0 == w[1].0) {
-                return false;
-            }
-            x.iter_mut().zip(y.iter_mut()).all(|(p, q)| p.0 == q.0 && equal(&mut p.1, &mut q.1))
+        (Tok::Obj { entries: (a, b), .. }, Tok::Obj { entries: (c, d), .. }) => {
+            let (e, f) =
+                (&x.entries[*a as usize..*b as usize], &y.entries[*c as usize..*d as usize]);
+            e.len() == f.len()
+                && e.iter()
+                    .zip(f)
+                    .all(|((k, v), (l, w))| k == l && equal(x, *v as usize, y, *w as usize))
         }
         _ => false,
     }
 }
 
-/// A string that borrows from the document when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Node<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
-}
-
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Node<'de>, E> {
-        Ok(Node::Null)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node<'de>, E> {
-        Ok(Node::Bool(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node<'de>, E> {
-        Ok(Node::Unsigned(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node<'de>, E> {
-        Ok(Node::Signed(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node<'de>, E> {
-        Ok(Node::Float(v))
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Node<'de>, E> {
-        Ok(Node::Str(Cow::Owned(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element::<Node<'de>>()? {
-            items.push(item);
-        }
-        Ok(Node::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some((Text(key), value)) = map.next_entry::<Text<'de>, Node<'de>>()? {
-            entries.push((key, value));
-        }
-        Ok(Node::Object(entries))
+/// The index of the token after the value at `i` (past a container's subtree).
+fn next(t: &Tape<'_>, i: usize) -> usize {
+    match t.toks[i] {
+        Tok::Arr { end, .. } | Tok::Obj { end, .. } => end as usize,
+        _ => i + 1,
     }
 }
 
@@ -156,6 +74,11 @@ mod tests {
         ));
         assert!(json_equal(br#""caf\u00e9""#, "\"café\"".as_bytes()), "escapes by value");
         assert!(json_equal(b"[]", b" [ ] "));
+        assert!(json_equal(br#""\ud83d\ude00""#, "\"😀\"".as_bytes()), "surrogate pairs");
+        assert!(json_equal(br#"{"k\u0041":[1.50,{}]}"#, br#"{"kA":[1.50,{}]}"#), "escaped keys");
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(json_equal(deep(128).as_bytes(), deep(128).as_bytes()));
+        assert!(!json_equal(deep(129).as_bytes(), deep(129).as_bytes()), "serde_json's limit");
     }
 
     #[test]
@@ -169,6 +92,10 @@ mod tests {
             (r#"{"a":"x"}"#, r#"{"b":"x"}"#),
             ("1", "not json"),
             ("null", "false"),
+            ("1e400", "1e400"),
+            (r#""\ud83d""#, r#""\ud83d""#),
+            ("[1,]", "[1,]"),
+            ("01", "01"),
         ] {
             assert!(!json_equal(a.as_bytes(), b.as_bytes()), "{a} vs {b}");
         }
@@ -195,8 +122,63 @@ mod tests {
         })
     }
 
+    /// Text made of JSON's own pieces, so that near-misses of the grammar come up often.
+    fn arb_jsonish() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            " ",
+            "\n",
+            "\"",
+            "\\",
+            "\\u",
+            "d83d",
+            "de00",
+            "dc00",
+            "00e9",
+            "a",
+            "1",
+            "0",
+            "-",
+            ".",
+            "e",
+            "+",
+            "1e400",
+            "true",
+            "null",
+            "fals",
+            "\u{1f600}",
+            "\u{0}",
+            "\t",
+        ]);
+        prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The tape accepts only what serde_json accepts, and every document serde_json
+        /// accepts without a repeated key.
+        #[test]
+        fn the_tape_accepts_what_serde_json_accepts(text in arb_jsonish(), v in arb_value()) {
+            let tape = super::super::tape::Tape::parse(text.as_bytes()).is_some();
+            let serde = serde_json::from_str::<Value>(&text).is_ok();
+            prop_assert!(!tape || serde, "tape accepted what serde_json refuses: {text:?}");
+            let doc = serde_json::to_vec_pretty(&v).unwrap();
+            prop_assert!(super::super::tape::Tape::parse(&doc).is_some(), "{v}");
+        }
+
+        /// Arbitrary bytes never panic it, and the answer does not depend on the order.
+        #[test]
+        fn arbitrary_input_is_settled_the_same_either_way(a in arb_jsonish(), b in prop::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert_eq!(json_equal(a.as_bytes(), &b), json_equal(&b, a.as_bytes()));
+            prop_assert_eq!(json_equal(a.as_bytes(), a.as_bytes()), serde_json::from_str::<Value>(&a).is_ok()
+                && super::super::tape::Tape::parse(a.as_bytes()).is_some());
+        }
 
         /// "Equal" only where the full comparer finds nothing, under the strictest rules; and
         /// every document is equal to itself pretty-printed.

@@ -22,6 +22,7 @@ mod render;
 mod report;
 mod rules;
 mod ruleset;
+mod tape;
 mod text;
 
 pub use compare::{Answer, compare};
