@@ -172,9 +172,8 @@ impl<'a> Parser<'a> {
             }
         }
         let mine = &mut self.open[base..];
-        // Bytes order is code point order for UTF-8, so this is the keys' order as text. The
-        // first eight bytes, big-endian, settle most comparisons without a `memcmp` call.
-        mine.sort_unstable_by(|a, b| prefix(&a.0).cmp(&prefix(&b.0)).then_with(|| a.0.cmp(&b.0)));
+        // Bytes order is code point order for UTF-8, so this is the keys' order as text.
+        mine.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         // A repeated key: serde_json keeps the last one; not settled here.
         if mine.windows(2).any(|w| w[0].0 == w[1].0) {
             return None;
@@ -319,12 +318,4 @@ impl<'a> Parser<'a> {
         self.tape.toks.push(Tok::Num(text));
         Some(())
     }
-}
-
-/// The first eight bytes of `key` as a big-endian number (zero-padded): ordered as the bytes.
-fn prefix(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(b)
 }
