@@ -2,10 +2,10 @@
 //! cut into chunks; both databases checksum each chunk (count + one MD5 of the chunk's rows
 //! concatenated in key order, computed inside the database; see `side.rs`); a differing chunk is
 //! bisected into sub-ranges down to at most `leaf_rows` rows, whose rows are matched by
-//! per-row digests (for an integer key, only in the leaf's buckets whose checksums differ). Differences found are *suspects*: after `recheck_delay` they are read
-//! again, whole, and only those still differing are reported (in key order), so lag is not
-//! called drift. Method: reladiff/data-diff's checksum-and-bisect, hashing chunks instead of
-//! rows.
+//! per-row digests (for an integer key, only in the leaf's buckets whose checksums differ).
+//! Differences found are *suspects*: after `recheck_delay` they are read again, whole, and
+//! only those still differing are reported (in key order), so lag is not called drift.
+//! Method: reladiff/data-diff's checksum-and-bisect, hashing chunks instead of rows.
 
 mod chunks;
 mod report;
