@@ -162,8 +162,7 @@ impl Dialect for MySql {
         let concat = format!("GROUP_CONCAT({row} SEPARATOR '')");
         Some(if c.find_cut {
             format!(
-                "SELECT CAST(n AS CHAR), MD5(g), \
-                 CAST(COALESCE(LENGTH(g) + 3 >= LEAST(@@group_concat_max_len, @@max_allowed_packet), 0) AS CHAR) \
+                "SELECT CAST(n AS CHAR), MD5(g), {CUT} \
                  FROM (SELECT COUNT(*) AS n, {concat} AS g FROM {table} WHERE {pred}) AS c"
             )
         } else {
@@ -175,8 +174,7 @@ impl Dialect for MySql {
     fn bucket_digest(&self, c: &ChunkSql<'_>, bucket: &str) -> Option<String> {
         let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
         Some(format!(
-            "SELECT CAST(b AS CHAR), CAST(n AS CHAR), MD5(g), \
-             CAST(COALESCE(LENGTH(g) + 3 >= LEAST(@@group_concat_max_len, @@max_allowed_packet), 0) AS CHAR) \
+            "SELECT CAST(b AS CHAR), CAST(n AS CHAR), MD5(g), {CUT} \
              FROM (SELECT {bucket} AS b, COUNT(*) AS n, GROUP_CONCAT({row} ORDER BY {order} SEPARATOR '') AS g \
              FROM {table} WHERE {pred} GROUP BY 1) AS c"
         ))
@@ -191,6 +189,9 @@ impl Dialect for MySql {
         false
     }
 }
+
+/// The cut flag of a concatenation `g`, as [`MySql::chunk_digest`] describes it.
+const CUT: &str = "CAST(COALESCE(LENGTH(g) + 3 >= LEAST(@@group_concat_max_len, @@max_allowed_packet), 0) AS CHAR)";
 
 fn bool_text(e: &str) -> String {
     format!("(CASE WHEN {e} THEN '1' WHEN NOT {e} THEN '0' END)")

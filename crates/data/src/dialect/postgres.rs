@@ -142,15 +142,6 @@ impl Dialect for Postgres {
     /// database and no validation pass (`convert_to` validates, measured slower) — and each
     /// framed text `textsend` too.
     fn check_concat(&self, parts: &[CheckPart]) -> String {
-        if !parts.iter().any(|p| matches!(p, CheckPart::Framed(_))) {
-            let texts: Vec<String> = parts
-                .iter()
-                .map(|p| match p {
-                    CheckPart::Text(t) | CheckPart::Framed(t) => t.clone(),
-                })
-                .collect();
-            return self.concat(&texts);
-        }
         let mut out: Vec<String> = Vec::new();
         let mut run: Vec<&str> = Vec::new();
         for p in parts {
@@ -165,6 +156,10 @@ impl Dialect for Postgres {
                     out.push("decode('ff', 'hex')".to_owned());
                 }
             }
+        }
+        if out.is_empty() {
+            // No framed part: the row stays text.
+            return self.concat(&run.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>());
         }
         if !run.is_empty() {
             out.push(format!("textsend({})", run.join(" || ")));

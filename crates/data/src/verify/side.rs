@@ -83,6 +83,15 @@ pub(crate) struct Checksum {
 }
 
 impl Checksum {
+    /// A checksum from a query's texts: count, digest, and the cut flag (`0` = not cut).
+    fn from_texts(texts: impl IntoIterator<Item = Option<String>>) -> Checksum {
+        let mut it = texts.into_iter();
+        let count = it.next().flatten().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let digest = it.next().flatten();
+        let cut = it.next().flatten().is_some_and(|c| c != "0");
+        Checksum { count, digest, complete: !cut }
+    }
+
     /// Whether two sides' checksums prove their ranges equal.
     pub fn matches(&self, other: &Checksum) -> bool {
         self.complete && other.complete && self == other
@@ -204,11 +213,7 @@ impl<'a> View<'a> {
                 }
                 Err(e) => return Err(self.err("checksum a chunk")(e)),
             };
-            let mut it = rows.into_iter().next().unwrap_or_default().into_iter();
-            let count = it.next().flatten().and_then(|c| c.parse().ok()).unwrap_or(0);
-            let digest = it.next().flatten();
-            let cut = it.next().flatten().is_some_and(|c| c != "0");
-            return Ok(Checksum { count, digest, complete: !cut });
+            return Ok(Checksum::from_texts(rows.into_iter().next().unwrap_or_default()));
         }
         let sql = format!("SELECT {row} FROM {} WHERE {pred} ORDER BY {order}", self.table);
         let rows =
@@ -257,11 +262,8 @@ impl<'a> View<'a> {
         for r in rows {
             let mut it = r.into_iter();
             let b: Option<usize> = it.next().flatten().and_then(|b| b.parse().ok());
-            let count = it.next().flatten().and_then(|c| c.parse().ok()).unwrap_or(0);
-            let digest = it.next().flatten();
-            let cut = it.next().flatten().is_some_and(|c| c != "0");
             if let Some(slot) = b.and_then(|b| out.get_mut(b)) {
-                *slot = Checksum { count, digest, complete: !cut };
+                *slot = Checksum::from_texts(it);
             }
         }
         Ok(Some(out))

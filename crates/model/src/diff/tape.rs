@@ -81,6 +81,17 @@ impl<'a> Parser<'a> {
         self.doc.get(self.pos).copied()
     }
 
+    /// After a list item: `,` (more follow: `false`) or `close` (the list ends: `true`),
+    /// consumed; anything else is not JSON.
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        let b = self.peek()?;
+        if b != b',' && b != close {
+            return None;
+        }
+        self.pos += 1;
+        Some(b == close)
+    }
+
     fn literal(&mut self, word: &[u8], tok: Tok<'a>) -> Option<()> {
         if self.doc.get(self.pos..self.pos + word.len()) != Some(word) {
             return None;
@@ -121,13 +132,8 @@ impl<'a> Parser<'a> {
             loop {
                 self.value(depth)?;
                 len += 1;
-                match self.peek()? {
-                    b',' => self.pos += 1,
-                    b']' => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return None,
+                if self.closes(b']')? {
+                    break;
                 }
             }
         }
@@ -161,13 +167,8 @@ impl<'a> Parser<'a> {
                 let at_value = u32::try_from(self.tape.toks.len()).ok()?;
                 self.open.push((key, at_value));
                 self.value(depth)?;
-                match self.peek()? {
-                    b',' => self.pos += 1,
-                    b'}' => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return None,
+                if self.closes(b'}')? {
+                    break;
                 }
             }
         }
