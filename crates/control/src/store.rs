@@ -58,11 +58,11 @@ pub struct AuditEntry {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-    /// The write queue's one connection, with `synchronous = FULL`: every commit of the queue
-    /// is on disk before a write is acknowledged (one sync per batch, see
-    /// `queue::EmbeddedQueue`). A plain blocking connection, used from the queue's writer
-    /// thread: a batch is a few prepared statements run back to back on one thread, where
-    /// sqlx would hop between its connection thread and the caller for every statement.
+    /// A blocking connection on the write queue's tables with `synchronous = FULL` (every
+    /// commit on disk before it returns), for the NATS backend's dead letters and the async
+    /// helpers: a batch is a few prepared statements run back to back on one thread, where
+    /// sqlx would hop between its connection thread and the caller for every statement. (The
+    /// embedded queue's table thread has a connection of its own: [`Store::queue_writer`].)
     queue: Arc<Mutex<rusqlite::Connection>>,
     path: PathBuf,
 }
@@ -78,6 +78,17 @@ fn open_queue_connection(path: &Path) -> rusqlite::Result<rusqlite::Connection> 
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(conn)
+}
+
+/// Open the embedded write queue's writer connection on the (migrated) store at `path`: as
+/// [`open_queue_connection`], but its commits are not synced (`synchronous = NORMAL`), because
+/// the writes they insert are already durable in the queue's append log; its checkpoints are
+/// (SQLite syncs the log and the database around each), and they are what lets the append log
+/// start over.
+fn open_queue_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = open_queue_connection(path)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
 }
 
@@ -130,6 +141,15 @@ impl Store {
         &self,
     ) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
         self.queue.lock().map_err(|_| StoreError::QueuePoisoned)
+    }
+
+    /// A new connection for the embedded write queue's writer thread ([`open_queue_writer`]).
+    ///
+    /// # Errors
+    /// [`StoreError::OpenQueue`] naming the file.
+    pub(crate) fn queue_writer(&self) -> Result<rusqlite::Connection, StoreError> {
+        open_queue_writer(&self.path)
+            .map_err(|source| StoreError::OpenQueue { path: self.path.clone(), source })
     }
 
     /// The file behind the store.

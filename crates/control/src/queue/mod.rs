@@ -7,6 +7,7 @@
 mod backoff;
 mod dispatch;
 mod embedded;
+mod log;
 pub mod nats;
 mod probe;
 mod relay;

@@ -119,7 +119,7 @@ impl Relay {
     /// upstream's request timeout), and what is left stays queued on disk.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let held = Arc::new(Mutex::new(HashSet::new()));
-        let rewind = Arc::new(AtomicI64::new(i64::MAX));
+        let rewind = self.queue.rewind();
         let backend = Arc::new(Rows {
             queue: self.queue.clone(),
             held: Arc::clone(&held),

@@ -5,6 +5,7 @@
 use crate::store::{Store, StoreError, int};
 use ficus_gateway::replay::WriteEntry;
 use ficus_model::Side;
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -77,6 +78,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The write's queue position.
+    pub fn seq(&self) -> i64 {
+        match self {
+            Outcome::Delivered { seq, .. } | Outcome::Failed { seq, .. } => *seq,
+        }
+    }
+
     fn domain(&self) -> &str {
         match self {
             Outcome::Delivered { domain, .. } | Outcome::Failed { domain, .. } => domain,
@@ -94,75 +102,140 @@ const BUMP: &str = "INSERT INTO write_stats (domain, replayed, succeeded, dead_l
        dead_lettered = dead_lettered + excluded.dead_lettered,
        discarded = discarded + excluded.discarded";
 
-/// One group commit of the write queue on its connection: `appends` inserted and `outcomes`
-/// recorded in one transaction, the statistics of every domain touched updated once, with
-/// statements prepared once per connection. Blocking; all or nothing.
+/// One group commit of the write queue on `conn`: `appends` inserted (at the queue positions
+/// `seqs` when given, else numbered by SQLite) and `outcomes` recorded in one transaction.
+/// Blocking; all or nothing.
 ///
 /// # Errors
-/// [`StoreError::Queue`] from SQLite (the transaction is rolled back), or
-/// [`StoreError::Corrupt`] when an entry's headers cannot be encoded.
+/// As [`Batch`]'s steps; the transaction is then rolled back.
 pub(crate) fn commit_batch(
     conn: &mut rusqlite::Connection,
     appends: &[WriteEntry],
+    seqs: Option<&[i64]>,
     outcomes: &[Outcome],
     now_ms: u64,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut bumps: BTreeMap<&str, Bump> = BTreeMap::new();
-    {
-        let mut insert = tx.prepare_cached(
+    let mut batch = Batch::new(now_ms);
+    for (i, e) in appends.iter().enumerate() {
+        batch.insert(&tx, e, seqs.and_then(|s| s.get(i).copied()))?;
+    }
+    for o in outcomes {
+        batch.record(&tx, o)?;
+    }
+    batch.write_stats(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The statements of one batch of the write queue, run one by one inside a transaction the
+/// caller holds (prepared once per connection), so that the embedded writer can decide per
+/// statement and make the batch durable elsewhere before it lets it stand. A statement that
+/// fails is rolled back alone (SQLite's statement journal); the transaction stays usable. The
+/// statistics of every domain touched are written once, by [`Batch::write_stats`].
+pub(crate) struct Batch {
+    bumps: BTreeMap<String, Bump>,
+    now_ms: u64,
+}
+
+impl Batch {
+    pub(crate) fn new(now_ms: u64) -> Batch {
+        Batch { bumps: BTreeMap::new(), now_ms }
+    }
+
+    fn bump(&mut self, domain: &str) -> &mut Bump {
+        self.bumps.entry(domain.to_owned()).or_default()
+    }
+
+    /// Insert one write at `seq` (`None`: numbered by SQLite); an unreplayable one is a dead
+    /// letter at once.
+    ///
+    /// # Errors
+    /// [`StoreError::Queue`] from SQLite (a duplicate write id is a constraint violation:
+    /// [`is_refusal`]), or [`StoreError::Corrupt`] when the headers cannot be encoded.
+    pub(crate) fn insert(
+        &mut self,
+        conn: &rusqlite::Connection,
+        e: &WriteEntry,
+        seq: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let headers = serde_json::to_string(&e.headers).map_err(|err| StoreError::Corrupt {
+            domain: e.domain.clone(),
+            detail: err.to_string(),
+        })?;
+        let state = if e.unreplayable.is_some() { "dead" } else { "pending" };
+        conn.prepare_cached(
             "INSERT INTO write_queue (id, domain, route, entity, method, target, headers, body,
-             to_side, authoritative_id, accepted_at_ms, state, next_attempt_ms, last_error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
-        for e in appends {
-            let headers = serde_json::to_string(&e.headers).map_err(|err| StoreError::Corrupt {
-                domain: e.domain.clone(),
-                detail: err.to_string(),
-            })?;
-            let state = if e.unreplayable.is_some() { "dead" } else { "pending" };
-            insert.execute(rusqlite::params![
-                e.id,
-                e.domain,
-                e.route,
-                e.key,
-                e.method,
-                e.target,
-                headers,
-                &e.body[..],
-                e.to.as_str(),
-                e.authoritative_id,
-                int(e.accepted_at_ms),
-                state,
-                int(now_ms),
-                e.unreplayable,
-            ])?;
-            if e.unreplayable.is_some() {
-                bumps.entry(&e.domain).or_default().dead_lettered += 1;
+             to_side, authoritative_id, accepted_at_ms, state, next_attempt_ms, last_error, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?
+        .execute(rusqlite::params![
+            e.id,
+            e.domain,
+            e.route,
+            e.key,
+            e.method,
+            e.target,
+            headers,
+            &e.body[..],
+            e.to.as_str(),
+            e.authoritative_id,
+            int(e.accepted_at_ms),
+            state,
+            int(self.now_ms),
+            e.unreplayable,
+            seq,
+        ])?;
+        if e.unreplayable.is_some() {
+            self.bump(&e.domain).dead_lettered += 1;
+        }
+        Ok(())
+    }
+
+    /// Record what became of one delivery.
+    ///
+    /// # Errors
+    /// [`StoreError::Queue`] from SQLite.
+    pub(crate) fn record(
+        &mut self,
+        conn: &rusqlite::Connection,
+        o: &Outcome,
+    ) -> Result<(), StoreError> {
+        match o {
+            Outcome::Delivered { seq, .. } => {
+                conn.prepare_cached("DELETE FROM write_queue WHERE seq = ?1")?.execute([seq])?;
+            }
+            Outcome::Failed { seq, error, status, next_ms, dead, .. } => {
+                let state = if *dead { "dead" } else { "pending" };
+                conn.prepare_cached(
+                    "UPDATE write_queue SET attempts = attempts + 1, last_error = ?1,
+                     last_status = ?2, next_attempt_ms = ?3, state = ?4 WHERE seq = ?5",
+                )?
+                .execute(rusqlite::params![
+                    error,
+                    status,
+                    int(*next_ms),
+                    state,
+                    seq
+                ])?;
             }
         }
-        let mut delete = tx.prepare_cached("DELETE FROM write_queue WHERE seq = ?1")?;
-        let mut fail = tx.prepare_cached(
-            "UPDATE write_queue SET attempts = attempts + 1, last_error = ?1, last_status = ?2,
-             next_attempt_ms = ?3, state = ?4 WHERE seq = ?5",
-        )?;
-        for o in outcomes {
-            let by = bumps.entry(o.domain()).or_default();
-            by.replayed += 1;
-            match o {
-                Outcome::Delivered { seq, .. } => {
-                    by.succeeded += 1;
-                    delete.execute([seq])?;
-                }
-                Outcome::Failed { seq, error, status, next_ms, dead, .. } => {
-                    by.dead_lettered += i64::from(*dead);
-                    let state = if *dead { "dead" } else { "pending" };
-                    fail.execute(rusqlite::params![error, status, int(*next_ms), state, seq])?;
-                }
-            }
+        let by = self.bump(o.domain());
+        by.replayed += 1;
+        match o {
+            Outcome::Delivered { .. } => by.succeeded += 1,
+            Outcome::Failed { dead, .. } => by.dead_lettered += i64::from(*dead),
         }
-        let mut bump = tx.prepare_cached(BUMP)?;
-        for (domain, by) in &bumps {
+        Ok(())
+    }
+
+    /// Add the counts gathered to each domain's statistics.
+    ///
+    /// # Errors
+    /// [`StoreError::Queue`] from SQLite.
+    pub(crate) fn write_stats(&mut self, conn: &rusqlite::Connection) -> Result<(), StoreError> {
+        let mut bump = conn.prepare_cached(BUMP)?;
+        for (domain, by) in std::mem::take(&mut self.bumps) {
             bump.execute(rusqlite::params![
                 domain,
                 by.replayed,
@@ -171,9 +244,20 @@ pub(crate) fn commit_batch(
                 by.discarded
             ])?;
         }
+        Ok(())
     }
-    tx.commit()?;
-    Ok(())
+}
+
+/// Whether `e` refuses one statement for what it holds (a constraint such as the write id's
+/// uniqueness), rather than failing for the store's state (I/O, a lock, a full disk).
+pub(crate) fn is_refusal(e: &StoreError) -> bool {
+    match e {
+        StoreError::Queue(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == rusqlite::ErrorCode::ConstraintViolation
+        }
+        StoreError::Corrupt { .. } => true,
+        _ => false,
+    }
 }
 
 /// Copy the write-ahead log back into the database as far as no reader needs it (`PRAGMA
@@ -186,9 +270,27 @@ pub(crate) fn commit_batch(
 ///
 /// # Errors
 /// [`StoreError::Queue`] from SQLite.
-pub(crate) fn checkpoint(conn: &rusqlite::Connection) -> Result<(), StoreError> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-    Ok(())
+/// Returns whether the checkpoint completed: every frame of the log is in the database file,
+/// and (on a connection with `synchronous = NORMAL` or `FULL`) that file is synced.
+pub(crate) fn checkpoint(conn: &rusqlite::Connection) -> Result<bool, StoreError> {
+    let (busy, frames, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok(busy == 0 && frames == copied)
+}
+
+/// The highest queue position ever given to a write (0 before the first): positions are never
+/// reused, so a write in the append log at or below it has been stored in the table already,
+/// and is either still there or was delivered or discarded since.
+///
+/// # Errors
+/// [`StoreError::Queue`] from SQLite.
+pub(crate) fn high_water(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
+    let seq = conn
+        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'write_queue'", [], |r| r.get(0))
+        .optional()?;
+    Ok(seq.unwrap_or(0))
 }
 
 impl Store {
@@ -214,7 +316,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (store, appends, outcomes) = (self.clone(), appends.to_vec(), outcomes.to_vec());
         tokio::task::spawn_blocking(move || {
-            commit_batch(&mut *store.queue_connection()?, &appends, &outcomes, now_ms)
+            commit_batch(&mut *store.queue_connection()?, &appends, None, &outcomes, now_ms)
         })
         .await
         .map_err(|_| StoreError::QueuePoisoned)?
