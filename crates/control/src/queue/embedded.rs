@@ -34,6 +34,9 @@ use tokio::sync::{Notify, oneshot};
 const MAX_BATCH: usize = 512;
 /// Appends waiting for the log thread before `append` waits for room.
 const CHANNEL: usize = 8192;
+/// Jobs waiting for the table thread before the sync thread (and the relay) wait for room: a
+/// table thread that falls behind slows the appends instead of filling the memory.
+const TABLE_CHANNEL: usize = 4096;
 /// How long the table thread keeps its transaction open: its pages are written once per
 /// interval instead of once per batch, and the relay sees a write at most this late.
 const COMMIT_EVERY: Duration = Duration::from_millis(5);
@@ -105,15 +108,15 @@ impl EmbeddedQueue {
         let (log, found) = AppendLog::open(&paths, high)?;
         let next_seq = found.last().map_or(high, |(seq, _)| (*seq).max(high)) + 1;
         store_recovered(&mut conn, &paths, found)?;
-        // On disk in the table now (when the checkpoint completes), so both files may turn.
-        let durable =
-            Arc::new(AtomicI64::new(if checkpoint(&conn)? { next_seq - 1 } else { high }));
+        // On disk in the table now when the checkpoint completes, so both files may turn;
+        // otherwise nothing is known to be (the last process's commits were not synced).
+        let durable = Arc::new(AtomicI64::new(if checkpoint(&conn)? { next_seq - 1 } else { 0 }));
         let files =
             log.files().map_err(|source| LogError::Io { path: paths[0].clone(), source })?;
         let rewind = Arc::new(AtomicI64::new(i64::MAX));
         let (appends, appends_rx) = flume::bounded(CHANNEL);
         let (written, written_rx) = flume::unbounded();
-        let (table, table_rx) = flume::unbounded();
+        let (table, table_rx) = flume::bounded(TABLE_CHANNEL);
         let state = Table {
             conn,
             paths,
@@ -152,7 +155,8 @@ impl EmbeddedQueue {
     pub async fn record(&self, outcome: Outcome) -> Result<(), QueueError> {
         let (ack, done) = oneshot::channel();
         self.table
-            .send(TableJob::Record(outcome, ack))
+            .send_async(TableJob::Record(outcome, ack))
+            .await
             .map_err(|_| QueueError("the write queue's table thread has stopped".into()))?;
         answer(done).await
     }
@@ -166,7 +170,8 @@ impl EmbeddedQueue {
     pub async fn commit(&self) -> Result<(), QueueError> {
         let (ack, done) = oneshot::channel();
         self.table
-            .send(TableJob::Commit(ack))
+            .send_async(TableJob::Commit(ack))
+            .await
             .map_err(|_| QueueError("the write queue's table thread has stopped".into()))?;
         answer(done).await
     }
