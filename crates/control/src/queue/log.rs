@@ -133,9 +133,15 @@ pub fn read_back(paths: &[PathBuf; 2], after: i64) -> Result<Vec<(i64, WriteEntr
         }
         found.extend(scan(&bytes, after, path)?.0);
     }
+    Ok(by_seq(found))
+}
+
+/// The writes of both files in queue order, each once (an older round's copy of a record can
+/// still be readable in the other file).
+fn by_seq(mut found: Vec<(i64, WriteEntry)>) -> Vec<(i64, WriteEntry)> {
     found.sort_by_key(|(seq, _)| *seq);
     found.dedup_by_key(|(seq, _)| *seq);
-    Ok(found)
+    found
 }
 
 impl AppendLog {
@@ -162,8 +168,7 @@ impl AppendLog {
         let (first, mut found) = open_one(&paths[0])?;
         let (second, more) = open_one(&paths[1])?;
         found.extend(more);
-        found.sort_by_key(|(seq, _)| *seq);
-        found.dedup_by_key(|(seq, _)| *seq);
+        let found = by_seq(found);
         let current = usize::from(second.top > first.top);
         Ok((AppendLog { halves: [first, second], current, buf: Vec::new() }, found))
     }

@@ -102,23 +102,21 @@ const BUMP: &str = "INSERT INTO write_stats (domain, replayed, succeeded, dead_l
        dead_lettered = dead_lettered + excluded.dead_lettered,
        discarded = discarded + excluded.discarded";
 
-/// One group commit of the write queue on `conn`: `appends` inserted (at the queue positions
-/// `seqs` when given, else numbered by SQLite) and `outcomes` recorded in one transaction.
-/// Blocking; all or nothing.
+/// One group commit of the write queue on `conn`: `appends` inserted (numbered by SQLite) and
+/// `outcomes` recorded in one transaction. Blocking; all or nothing.
 ///
 /// # Errors
 /// As [`Batch`]'s steps; the transaction is then rolled back.
 pub(crate) fn commit_batch(
     conn: &mut rusqlite::Connection,
     appends: &[WriteEntry],
-    seqs: Option<&[i64]>,
     outcomes: &[Outcome],
     now_ms: u64,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut batch = Batch::new(now_ms);
-    for (i, e) in appends.iter().enumerate() {
-        batch.insert(&tx, e, seqs.and_then(|s| s.get(i).copied()))?;
+    for e in appends {
+        batch.insert(&tx, e, None)?;
     }
     for o in outcomes {
         batch.record(&tx, o)?;
@@ -268,10 +266,11 @@ pub(crate) fn is_refusal(e: &StoreError) -> bool {
 /// as long as the load lasts, every commit extending the file (the kernel allocating and
 /// zeroing new blocks).
 ///
-/// # Errors
-/// [`StoreError::Queue`] from SQLite.
 /// Returns whether the checkpoint completed: every frame of the log is in the database file,
 /// and (on a connection with `synchronous = NORMAL` or `FULL`) that file is synced.
+///
+/// # Errors
+/// [`StoreError::Queue`] from SQLite.
 pub(crate) fn checkpoint(conn: &rusqlite::Connection) -> Result<bool, StoreError> {
     let (busy, frames, copied): (i64, i64, i64) =
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
@@ -316,7 +315,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (store, appends, outcomes) = (self.clone(), appends.to_vec(), outcomes.to_vec());
         tokio::task::spawn_blocking(move || {
-            commit_batch(&mut *store.queue_connection()?, &appends, None, &outcomes, now_ms)
+            commit_batch(&mut *store.queue_connection()?, &appends, &outcomes, now_ms)
         })
         .await
         .map_err(|_| StoreError::QueuePoisoned)?
