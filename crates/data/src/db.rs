@@ -148,6 +148,34 @@ impl Db {
         }
     }
 
+    /// Run a query whose columns are text (or NULL) but the last, which is read as its bytes
+    /// (`bytea`, a binary or text string: whatever the engine returns, unchecked), and return
+    /// each row as its texts and those bytes (`None` for NULL).
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn fetch_texts_then_bytes(
+        &self,
+        sql: &str,
+        params: &[Option<String>],
+    ) -> Result<Vec<(TextRow, Option<Vec<u8>>)>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Db::Sqlite(p) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(p).await?;
+                rows.iter().map(|r| then_bytes(r, first_texts)).collect()
+            }
+            Db::Postgres(p) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(p).await?;
+                rows.iter().map(|r| then_bytes(r, first_texts)).collect()
+            }
+            Db::MySql(p) => {
+                let rows = bind_all(sqlx::query(sql), params).fetch_all(p).await?;
+                rows.iter().map(|r| then_bytes(r, mysql_first_texts)).collect()
+            }
+        }
+    }
+
     /// Run SQL through the text protocol, without preparing it (DDL such as `CREATE TRIGGER`,
     /// which MariaDB/MySQL refuse to prepare; several `;`-separated statements are allowed).
     ///
@@ -299,13 +327,43 @@ where
     usize: sqlx::ColumnIndex<R>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i)).collect()
+    first_texts(row, row.len())
+}
+
+/// The texts of a row's first `n` columns.
+fn first_texts<R>(row: &R, n: usize) -> Result<TextRow, sqlx::Error>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (0..n).map(|i| row.try_get::<Option<String>, _>(i)).collect()
+}
+
+/// A row's texts (all columns but the last, by `texts`) and its last column's bytes.
+fn then_bytes<R>(
+    row: &R,
+    texts: impl Fn(&R, usize) -> Result<TextRow, sqlx::Error>,
+) -> Result<(TextRow, Option<Vec<u8>>), sqlx::Error>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database>,
+{
+    let last = row.len().checked_sub(1).ok_or_else(|| sqlx::Error::ColumnNotFound("0".into()))?;
+    let bytes: Option<Vec<u8>> = row.try_get_unchecked(last)?;
+    Ok((texts(row, last)?, bytes))
 }
 
 /// MariaDB types expressions such as `CONCAT(…)` or `CAST(… AS CHAR)` inconsistently (some with
 /// the binary collation), so text is decoded without sqlx's type check, as UTF-8.
 fn mysql_texts(row: &sqlx::mysql::MySqlRow) -> Result<TextRow, sqlx::Error> {
-    (0..row.len())
+    mysql_first_texts(row, row.len())
+}
+
+/// [`mysql_texts`] of a row's first `n` columns.
+fn mysql_first_texts(row: &sqlx::mysql::MySqlRow, n: usize) -> Result<TextRow, sqlx::Error> {
+    (0..n)
         .map(|i| {
             let bytes: Option<Vec<u8>> = row.try_get_unchecked(i)?;
             bytes

@@ -27,7 +27,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // `verify` waits on the two databases, which do its work on the same cores: one thread
+    // spares the client the cross-thread wake-ups of a multi-threaded runtime (≈ 20 % of its
+    // CPU, measured in bench/README.md). Everything else serves or copies on every core.
+    let mut builder = match cli.command {
+        Command::Verify(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ficus: start the async runtime: {e}");

@@ -52,31 +52,48 @@ pub(super) async fn int_span(source: &Db, t: &ResolvedTable) -> Result<Option<In
     let num = |i: usize| row.get(i).cloned().flatten().and_then(|s| s.parse::<i128>().ok());
     let (Some(min), Some(max)) = (num(0), num(1)) else { return Ok(None) };
     let span = (max - min + 1) as f64;
-    let rows = catalogue_rows(source, t).await.filter(|r| *r > 0.0).map_or(span, |r| r.min(span));
+    let rows = catalogue(source, t).await.rows.map_or(span, |r| r.min(span));
     Ok(Some(IntSpan { min, max, rows }))
 }
 
-/// The catalogue's row estimate of `t`'s source table (InnoDB `TABLE_ROWS`, PostgreSQL
-/// `reltuples`); `None` when unknown (SQLite, never analysed).
-pub(crate) async fn catalogue_rows(source: &Db, t: &ResolvedTable) -> Option<f64> {
+/// What the catalogue estimates of a source table; `None` where unknown (SQLite, never
+/// analysed, empty).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Catalogue {
+    /// Rows (InnoDB `TABLE_ROWS`, PostgreSQL `reltuples`).
+    pub rows: Option<f64>,
+    /// Average bytes of a row, page overhead included (InnoDB `AVG_ROW_LENGTH`; PostgreSQL's
+    /// table size, TOAST included, over `reltuples`).
+    pub row_bytes: Option<f64>,
+}
+
+/// The catalogue's estimates of `t`'s source table (one query; nothing on errors).
+pub(crate) async fn catalogue(source: &Db, t: &ResolvedTable) -> Catalogue {
     let (schema, name) = match t.source_name.split_once('.') {
         Some((s, n)) => (Some(s.to_owned()), n.to_owned()),
         None => (None, t.source_name.clone()),
     };
     let (sql, params) = match source.engine() {
         Engine::MySql => (
-            "SELECT CAST(TABLE_ROWS AS CHAR) FROM information_schema.TABLES \
+            "SELECT CAST(TABLE_ROWS AS CHAR), CAST(AVG_ROW_LENGTH AS CHAR) \
+             FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
             vec![schema, Some(name)],
         ),
         Engine::Postgres => (
-            "SELECT CAST(reltuples AS text) FROM pg_class WHERE oid = to_regclass($1)",
+            "SELECT CAST(reltuples AS text), \
+             CAST(pg_table_size(oid) / NULLIF(GREATEST(reltuples, 0), 0) AS text) \
+             FROM pg_class WHERE oid = to_regclass($1)",
             vec![Some(t.source_table.clone())],
         ),
-        Engine::Sqlite => return None,
+        Engine::Sqlite => return Catalogue::default(),
     };
-    let rows = source.fetch_texts(sql, &params).await.ok()?;
-    rows.into_iter().next()?.into_iter().next()??.parse().ok()
+    let Ok(rows) = source.fetch_texts(sql, &params).await else { return Catalogue::default() };
+    let row = rows.into_iter().next().unwrap_or_default();
+    let num = |i: usize| {
+        row.get(i).cloned().flatten().and_then(|v| v.parse::<f64>().ok()).filter(|v| *v > 0.0)
+    };
+    Catalogue { rows: num(0), row_bytes: num(1) }
 }
 
 /// Source rows in `range` (after the filter): estimated from `span` when there is one, else

@@ -2,7 +2,9 @@
 //! cut into chunks; both databases checksum each chunk (count + one MD5 of the chunk's rows
 //! concatenated in key order, computed inside the database; see `side.rs`); a differing chunk is
 //! bisected into sub-ranges down to at most `leaf_rows` rows, whose rows are matched by
-//! per-row digests (for an integer key, only in the leaf's buckets whose checksums differ).
+//! per-row digests: of their checksum texts fetched when the leaf is small in bytes, else
+//! MD5s computed in the databases (for an integer key, only in the leaf's buckets whose
+//! checksums differ).
 //! Differences found are *suspects*: after `recheck_delay` they are read again, whole, and
 //! only those still differing are reported (in key order), so lag is not called drift.
 //! Method: reladiff/data-diff's checksum-and-bisect, hashing chunks instead of rows.
@@ -14,7 +16,7 @@ pub mod stored;
 
 pub use report::{ColumnDiff, DiffKind, RowDiff, TableVerify, VerifyReport};
 
-use crate::backfill::split::catalogue_rows;
+use crate::backfill::split::catalogue;
 use crate::db::Db;
 use crate::error::DataError;
 use crate::keyset::KeyRange;
@@ -37,6 +39,11 @@ pub struct VerifyOptions {
     pub leaf_rows: u64,
     /// Sub-ranges a differing range is cut into.
     pub fan_out: u64,
+    /// A differing leaf estimated (its rows × the catalogue's average row size) to hold at
+    /// most this many bytes per side has its rows' checksum texts fetched and compared here,
+    /// one query per side; a larger leaf, or one the catalogue cannot size, is narrowed down
+    /// inside the databases first (buckets, then an MD5 per row). `u64::MAX`: always fetched.
+    pub fetch_leaf_bytes: u64,
     /// Chunks checksummed at once.
     pub concurrency: usize,
 }
@@ -48,6 +55,7 @@ impl Default for VerifyOptions {
             recheck_delay: ficus_model::defaults::VERIFY_RECHECK_DELAY,
             leaf_rows: 20_000,
             fan_out: 32,
+            fetch_leaf_bytes: 4 << 20,
             concurrency: 4,
         }
     }
@@ -84,12 +92,13 @@ async fn table(
     // first and last chunks are open-ended, so they also hold target rows outside the
     // source's keys.
     let span = int_span(&src, &tgt).await?;
+    let stats = catalogue(src.db, t).await;
     let chunks = match span {
         Some(span) => {
             // The density of the key span: the catalogue's estimate when there is no filter
             // (a chunk's size only steers the cost), else a count.
             let estimate = match t.filter {
-                None => catalogue_rows(src.db, t).await.filter(|r| *r >= 1.0),
+                None => stats.rows.filter(|r| *r >= 1.0),
                 Some(_) => None,
             };
             let rows = match estimate {
@@ -110,7 +119,8 @@ async fn table(
                 if a.matches(&b) {
                     return Ok::<_, DataError>((a.count, b.count, false, Vec::new()));
                 }
-                let diffs = bisect(src, tgt, r, (a.count, b.count), span, opts).await?;
+                let diffs =
+                    bisect(src, tgt, r, (a.count, b.count), span, stats.row_bytes, opts).await?;
                 Ok((a.count, b.count, true, diffs))
             }
         })
@@ -142,13 +152,14 @@ async fn table(
 /// The differing rows of a range known to differ, holding `counts` rows (source, target):
 /// cut into `fan_out` sub-ranges (by key value for an integer key, else
 /// at keys found by offset), recursively, until a differing range holds at most `leaf_rows`
-/// rows, which are compared row by row.
+/// rows, which are compared row by row. `row_bytes`: the catalogue's average row size.
 async fn bisect(
     src: &View<'_>,
     tgt: &View<'_>,
     range: KeyRange,
     counts: (u64, u64),
     span: Option<(i128, i128)>,
+    row_bytes: Option<f64>,
     opts: &VerifyOptions,
 ) -> Result<Vec<RowDiff>, DataError> {
     let mut work = vec![(range, counts)];
@@ -171,8 +182,14 @@ async fn bisect(
                 continue;
             }
         }
-        for r in leaf_ranges(src, tgt, range, n, span, opts).await? {
-            let (a, b) = tokio::try_join!(src.row_digests(&r), tgt.row_digests(&r))?;
+        // Short rows: sending a row's text costs the databases less than hashing it there
+        // (and much less than a second pass over the leaf by buckets).
+        let fetch = opts.fetch_leaf_bytes == u64::MAX
+            || row_bytes.is_some_and(|b| n as f64 * b <= opts.fetch_leaf_bytes as f64);
+        let ranges =
+            if fetch { vec![range] } else { leaf_ranges(src, tgt, range, n, span, opts).await? };
+        for r in ranges {
+            let (a, b) = tokio::try_join!(src.row_digests(&r, fetch), tgt.row_digests(&r, fetch))?;
             out.extend(compare_digests(a, b));
         }
     }

@@ -270,9 +270,16 @@ impl<'a> View<'a> {
     }
 
     /// The digest of every row of `range` (in no particular order): one query returning, per
-    /// row, its key and the MD5 of its checksum text, so a differing range is narrowed down to
-    /// rows without reading their columns.
-    pub async fn row_digests(&self, range: &KeyRange) -> Result<Vec<RowDigest>, DataError> {
+    /// row, its key and its checksum text's MD5, so a differing range is narrowed down to rows
+    /// without reading their columns. `fetch`: the checksum texts themselves are fetched and
+    /// hashed here — for short rows the cheaper way (an MD5 and its hex per row cost MariaDB
+    /// more than sending the row's text; measured in `bench/README.md`); it is also the only
+    /// way for an engine without MD5.
+    pub async fn row_digests(
+        &self,
+        range: &KeyRange,
+        fetch: bool,
+    ) -> Result<Vec<RowDigest>, DataError> {
         let d = self.db.dialect();
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
@@ -284,28 +291,29 @@ impl<'a> View<'a> {
             .map(|(&i, (e, _))| d.transfer(self.cols[i].0, e))
             .collect();
         select.extend(self.key_idx.iter().map(|&i| d.canon(self.cols[i].0, &self.cols[i].1)));
-        let hashed = d.md5(&row);
-        select.push(hashed.clone().unwrap_or(row));
+        let hashed = d.md5(&row).filter(|_| !fetch);
+        let in_db = hashed.is_some();
+        select.push(hashed.unwrap_or(row));
         let sql = format!("SELECT {} FROM {} WHERE {pred}", aliased(&select), self.table);
-        let rows =
-            self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("read row digests"))?;
         let k = self.key_idx.len();
-        Ok(rows
-            .into_iter()
-            .map(|mut r| {
-                let text = r.pop().flatten().unwrap_or_default();
-                let canon_key = r.split_off(k.min(r.len()));
-                let digest = match hashed {
-                    Some(_) => text,
-                    None => hex(&Md5::digest(text.as_bytes())),
-                };
-                RowDigest {
-                    key: r.into_iter().map(Option::unwrap_or_default).collect(),
-                    canon_key,
-                    digest,
-                }
-            })
-            .collect())
+        let digest = |mut r: TextRow, last: Option<Vec<u8>>| {
+            let digest = match in_db {
+                true => last.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default(),
+                false => hex(&Md5::digest(last.unwrap_or_default())),
+            };
+            let canon_key = r.split_off(k.min(r.len()));
+            RowDigest {
+                key: r.into_iter().map(Option::unwrap_or_default).collect(),
+                canon_key,
+                digest,
+            }
+        };
+        let rows = self
+            .db
+            .fetch_texts_then_bytes(&sql, &q.params)
+            .await
+            .map_err(self.err("read row digests"))?;
+        Ok(rows.into_iter().map(|(r, last)| digest(r, last)).collect())
     }
 
     /// The rows with these keys (transfer text), in no particular order.
@@ -453,7 +461,13 @@ fn sql_state(e: &sqlx::Error) -> Option<String> {
 
 /// Lower-case hex of `bytes`.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
 /// The hash of a row's canonical columns as 16 hex digits: [`row_hash`] of the row's canonical
