@@ -249,17 +249,20 @@ async fn leaf_ranges(
 /// their columns, which [`recheck`] reads).
 fn compare_digests(a: Vec<RowDigest>, b: Vec<RowDigest>) -> Vec<RowDiff> {
     let suspect = |kind, key| RowDiff { kind, key, columns: Vec::new(), target_hash: None };
-    let mut left: HashMap<Vec<Option<String>>, RowDigest> =
-        a.into_iter().map(|r| (r.canon_key.clone(), r)).collect();
+    // Canonical key → (transfer key, digest), moved out of the digests.
+    type Left = HashMap<Vec<Option<String>>, (Vec<String>, Vec<u8>)>;
+    let mut left: Left = a.into_iter().map(|r| (r.canon_key, (r.key, r.digest))).collect();
     let mut out = Vec::new();
     for r in b {
         match left.remove(&r.canon_key) {
             None => out.push(suspect(DiffKind::Extra, r.key)),
-            Some(s) if s.digest != r.digest => out.push(suspect(DiffKind::Different, s.key)),
+            Some((key, digest)) if digest != r.digest => {
+                out.push(suspect(DiffKind::Different, key))
+            }
             Some(_) => {}
         }
     }
-    out.extend(left.into_values().map(|s| suspect(DiffKind::Missing, s.key)));
+    out.extend(left.into_values().map(|(key, _)| suspect(DiffKind::Missing, key)));
     out
 }
 

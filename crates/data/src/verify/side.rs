@@ -99,12 +99,12 @@ impl Checksum {
 }
 
 /// A row's digest: key as transfer text (for later queries), canonical key (what both sides
-/// agree on) and the MD5 of its checksum text.
+/// agree on), and its checksum text itself when fetched, else that text's MD5 in hex.
 #[derive(Debug, Clone)]
 pub(crate) struct RowDigest {
     pub key: Vec<String>,
     pub canon_key: Vec<Option<String>>,
-    pub digest: String,
+    pub digest: Vec<u8>,
 }
 
 /// A row of a range: key as transfer text (for later queries), then canonical column texts.
@@ -271,10 +271,10 @@ impl<'a> View<'a> {
 
     /// The digest of every row of `range` (in no particular order): one query returning, per
     /// row, its key and its checksum text's MD5, so a differing range is narrowed down to rows
-    /// without reading their columns. `fetch`: the checksum texts themselves are fetched and
-    /// hashed here — for short rows the cheaper way (an MD5 and its hex per row cost MariaDB
-    /// more than sending the row's text; measured in `bench/README.md`); it is also the only
-    /// way for an engine without MD5.
+    /// without reading their columns. `fetch`: the checksum texts themselves are the digests
+    /// (both sides must fetch) — for short rows the cheaper way (an MD5 and its hex per row
+    /// cost MariaDB more than sending the row's text; measured in `bench/README.md`). An
+    /// engine without MD5 fetches the texts either way and hashes them here when not `fetch`.
     pub async fn row_digests(
         &self,
         range: &KeyRange,
@@ -297,9 +297,10 @@ impl<'a> View<'a> {
         let sql = format!("SELECT {} FROM {} WHERE {pred}", aliased(&select), self.table);
         let k = self.key_idx.len();
         let digest = |mut r: TextRow, last: Option<Vec<u8>>| {
-            let digest = match in_db {
-                true => last.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default(),
-                false => hex(&Md5::digest(last.unwrap_or_default())),
+            let last = last.unwrap_or_default();
+            let digest = match fetch || in_db {
+                true => last,
+                false => hex(&Md5::digest(last)).into_bytes(),
             };
             let canon_key = r.split_off(k.min(r.len()));
             RowDigest {
