@@ -28,8 +28,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `verify` waits on the two databases, which do its work on the same cores: one thread
-    // spares the client the cross-thread wake-ups of a multi-threaded runtime (≈ 20 % of its
-    // CPU, measured in bench/README.md). Everything else serves or copies on every core.
+    // spares the client the cross-thread wake-ups of a multi-threaded runtime (client CPU
+    // 0.51 vs 0.64 s, bench/README.md "Verify, session 9"). Everything else serves or copies
+    // on every core.
     let mut builder = match cli.command {
         Command::Verify(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),

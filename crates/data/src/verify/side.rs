@@ -298,10 +298,7 @@ impl<'a> View<'a> {
         let k = self.key_idx.len();
         let digest = |mut r: TextRow, last: Option<Vec<u8>>| {
             let last = last.unwrap_or_default();
-            let digest = match fetch || in_db {
-                true => last,
-                false => hex(&Md5::digest(last)).into_bytes(),
-            };
+            let digest = if fetch || in_db { last } else { hex(&Md5::digest(last)).into_bytes() };
             let canon_key = r.split_off(k.min(r.len()));
             RowDigest {
                 key: r.into_iter().map(Option::unwrap_or_default).collect(),
