@@ -1,5 +1,7 @@
 //! The `ficus_checkpoint` table in the target (in the schema of each target table): one row per
-//! (domain, table, worker) with the worker's key range, the last key copied and the rows copied.
+//! (domain, table, range number) with the key range, the last key copied and the rows copied.
+//! The range number's column is named `worker` (a range was once a worker's whole share; now a
+//! worker copies ranges one after another).
 //! It is updated in the same transaction as each chunk, so after a crash the checkpoint and the
 //! copied rows agree and a resumed run neither loses nor repeats a chunk.
 
@@ -8,9 +10,10 @@ use crate::error::{DataError, Side};
 use crate::keyset::{Key, KeyRange};
 use crate::resolve::ResolvedTable;
 
-/// One worker's checkpoint.
+/// One key range's checkpoint.
 #[derive(Debug, Clone)]
 pub(crate) struct Checkpoint {
+    /// The range's number, in key order (column `worker`).
     pub worker: usize,
     pub range: KeyRange,
     pub last: Option<Key>,
@@ -19,7 +22,7 @@ pub(crate) struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Where this worker's next chunk starts.
+    /// Where this range's next chunk starts.
     pub fn next_range(&self) -> KeyRange {
         KeyRange {
             lo: self.last.clone().or_else(|| self.range.lo.clone()),

@@ -1,6 +1,7 @@
 //! Backfill: copies every mapped table from source to target in keyset chunks, each written
 //! with its checkpoint in one target transaction, under a shared rows/s limit, with several
-//! workers per table on disjoint key ranges. A run resumes where the checkpoints say.
+//! workers per table taking disjoint key ranges in key order. A run resumes where the
+//! checkpoints say.
 
 pub(crate) mod split;
 mod worker;
@@ -14,6 +15,7 @@ use crate::read;
 use crate::resolve::ResolvedTable;
 use crate::throttle::Gate;
 use futures_util::future::try_join_all;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -27,7 +29,8 @@ pub struct BackfillOptions {
     pub chunk_rows: u64,
     /// Rows per second across all workers; `None` for no limit.
     pub rate_rows_per_second: Option<u64>,
-    /// Workers per table on disjoint key ranges (a resumed table keeps its first run's ranges).
+    /// Workers per table, each copying one key range at a time, taken in key order (a resumed
+    /// table keeps its first run's ranges; see [`split::parts`]).
     pub workers: usize,
     /// Read and count only; write nothing (not even checkpoints).
     pub dry_run: bool,
@@ -140,7 +143,8 @@ async fn table(
     let resumed = !cps.is_empty();
     let span = split::int_span(source, t).await?;
     if cps.is_empty() {
-        let ranges = split::split(source, t, opts.workers, span).await?;
+        let parts = split::parts(opts.workers, opts.chunk_rows, span);
+        let ranges = split::split(source, t, parts, span).await?;
         cps = checkpoint::create(target, t, &opts.domain, &ranges).await?;
     }
     let mut left = 0;
@@ -151,9 +155,21 @@ async fn table(
     let before: u64 = cps.iter().map(|c| c.rows_copied).sum();
     let shared =
         worker::Shared { source, target, t, opts, rate: limits.0, gate: limits.1, progress };
-    let results =
-        try_join_all(cps.into_iter().filter(|c| !c.done).map(|cp| worker::run(&shared, cp)))
-            .await?;
+    // The ranges left, in key order (checkpoints load by range number): each worker takes the
+    // next one when it finishes its own, so the workers write neighbouring ranges.
+    let queue: Mutex<VecDeque<_>> = Mutex::new(cps.into_iter().filter(|c| !c.done).collect());
+    let next = || queue.lock().map_or(None, |mut q| q.pop_front());
+    let workers = opts.workers.max(1).min(queue.lock().map_or(1, |q| q.len()));
+    let results = try_join_all((0..workers).map(|_| async {
+        let (mut rows, mut chunks) = (0, 0);
+        while let Some(cp) = next() {
+            let (r, c) = worker::run(&shared, cp).await?;
+            rows += r;
+            chunks += c;
+        }
+        Ok::<_, DataError>((rows, chunks))
+    }))
+    .await?;
     let rows_copied: u64 = results.iter().map(|r| r.0).sum();
     Ok(TableReport {
         table: t.name.clone(),
