@@ -30,7 +30,7 @@ pub struct BackfillOptions {
     /// Rows per second across all workers; `None` for no limit.
     pub rate_rows_per_second: Option<u64>,
     /// Workers per table, each copying one key range at a time, taken in key order (a resumed
-    /// table keeps its first run's ranges; see [`split::parts`]).
+    /// table keeps its first run's ranges; see [`split::split`]).
     pub workers: usize,
     /// Read and count only; write nothing (not even checkpoints).
     pub dry_run: bool,
@@ -143,8 +143,7 @@ async fn table(
     let resumed = !cps.is_empty();
     let span = split::int_span(source, t).await?;
     if cps.is_empty() {
-        let parts = split::parts(opts.workers, opts.chunk_rows, span);
-        let ranges = split::split(source, t, parts, span).await?;
+        let ranges = split::split(source, t, opts.workers, opts.chunk_rows, span).await?;
         cps = checkpoint::create(target, t, &opts.domain, &ranges).await?;
     }
     let mut left = 0;

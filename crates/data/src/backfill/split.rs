@@ -137,61 +137,44 @@ pub(super) async fn count(
         .unwrap_or(0))
 }
 
-/// Chunks in a key range, at least, when a table is cut into more ranges than workers.
+/// Chunks in a key range, when a single integer key is cut into more ranges than workers.
 const CHUNKS_PER_PART: u64 = 4;
 /// Ranges per worker, at most.
-const MAX_PARTS_PER_WORKER: usize = 16;
+const MAX_PARTS_PER_WORKER: i128 = 16;
 
-/// How many key ranges a fresh table is cut into for `workers` workers, which take them one
-/// after another in key order.
+/// Split a table's key space for `workers` workers into ranges of about equal row counts, in
+/// key order; the workers take them one after another.
 ///
-/// For a single integer key: one range per `CHUNKS_PER_PART` chunks, between `workers` and
-/// `MAX_PARTS_PER_WORKER` × `workers`. At any moment the workers then write neighbouring
-/// ranges, so the target's pages hold keys in nearly key order. With one range per worker,
-/// concurrent `COPY`s into PostgreSQL extend the table page by page in turn and interleave
-/// four distant key ranges: `id`'s correlation was 0.21 after a 4-worker backfill of the
-/// bench's 1 M rows, and PostgreSQL then reads a key range (verify's chunks, the new
-/// service's range queries) by bitmap scan and sort; verify's PostgreSQL CPU was ≈ 15 %
-/// higher than on a copy in key order (bench/README.md, "Verify, session 10"). Other keys:
-/// one range per worker, since each cut costs an `OFFSET` query over the key.
-pub(super) fn parts(workers: usize, chunk_rows: u64, span: Option<IntSpan>) -> usize {
-    let workers = workers.max(1);
-    match span {
-        Some(s) if workers > 1 => {
-            let per_part = chunk_rows.max(1).saturating_mul(CHUNKS_PER_PART) as f64;
-            ((s.rows / per_part) as usize).clamp(workers, workers * MAX_PARTS_PER_WORKER)
-        }
-        _ => workers,
-    }
-}
-
-/// Split a table's key space into `parts` ranges of about equal row counts, in key order: at
-/// even steps of an integer key's span, else at source keys found by offset.
+/// A single integer key is cut at even steps of its span, one range per `CHUNKS_PER_PART`
+/// chunks at the table's density (on a dense key a range ends where a chunk does), between `workers` and
+/// `MAX_PARTS_PER_WORKER` × `workers` ranges. At any moment the workers then write
+/// neighbouring ranges, so the target's pages hold keys in nearly key order. With one range
+/// per worker, concurrent `COPY`s into PostgreSQL extend the table page by page in turn and
+/// interleave distant key ranges: `id`'s correlation was 0.21 after a 4-worker backfill of the
+/// bench's 1 M rows (0.99 now), and PostgreSQL then read a key range (verify's chunks, the new
+/// service's range queries) by bitmap scan and sort. Other keys: one range per worker, cut at
+/// source keys found by offset (each cut is an `OFFSET` query over the key).
 ///
 /// # Errors
 /// [`DataError::Sql`] from the source.
 pub(super) async fn split(
     source: &Db,
     t: &ResolvedTable,
-    parts: usize,
+    workers: usize,
+    chunk_rows: u64,
     span: Option<IntSpan>,
 ) -> Result<Vec<KeyRange>, DataError> {
-    if parts <= 1 {
+    if workers <= 1 {
         return Ok(vec![KeyRange::default()]);
     }
     let mut bounds: Vec<Vec<String>> = Vec::new();
     if let Some(s) = span {
-        let width = s.max - s.min + 1;
-        for i in 1..parts as i128 {
-            let b = vec![(s.min - 1 + width * i / parts as i128).to_string()];
-            if bounds.last() != Some(&b) {
-                bounds.push(b);
-            }
-        }
+        bounds =
+            int_bounds(s, workers, chunk_rows).into_iter().map(|b| vec![b.to_string()]).collect();
     } else {
         let total = count(source, t, &KeyRange::default()).await?;
-        for i in 1..parts as u64 {
-            let offset = total * i / parts as u64;
+        for i in 1..workers as u64 {
+            let offset = total * i / workers as u64;
             if offset == 0 {
                 continue;
             }
@@ -210,6 +193,35 @@ pub(super) async fn split(
     }
     ranges.push(KeyRange { lo, hi: None });
     Ok(ranges)
+}
+
+/// The upper bounds (inclusive) of all ranges but the last, for a single integer key: steps of
+/// `CHUNKS_PER_PART` × `chunk_rows` rows at the span's density; when that gives fewer ranges
+/// than `workers` or more than `MAX_PARTS_PER_WORKER` per worker, that many even steps.
+fn int_bounds(s: IntSpan, workers: usize, chunk_rows: u64) -> Vec<i128> {
+    let width = s.max - s.min + 1;
+    let (workers, rows) = (workers as i128, s.rows.max(1.0));
+    let per_part = (chunk_rows.max(1) * CHUNKS_PER_PART) as f64 * width as f64 / rows;
+    let step = (per_part.round() as i128).max(1);
+    let parts = (width + step - 1) / step;
+    let mut out = Vec::new();
+    if (workers..=workers * MAX_PARTS_PER_WORKER).contains(&parts) {
+        let mut b = s.min - 1 + step;
+        while b < s.max {
+            out.push(b);
+            b += step;
+        }
+        return out;
+    }
+    let parts = parts.clamp(workers, workers * MAX_PARTS_PER_WORKER);
+    for i in 1..parts {
+        let b = s.min - 1 + width * i / parts;
+        // A bound below the smallest key, or a repeated one, would make an empty range.
+        if b >= s.min && out.last() != Some(&b) {
+            out.push(b);
+        }
+    }
+    out
 }
 
 /// The key of the source row at `offset` in key order (after the filter).
@@ -235,4 +247,38 @@ pub(super) async fn key_at(
         .await
         .map_err(DataError::sql(Side::Source, format!("split {}", t.name)))?;
     Ok(rows.into_iter().next().map(|r| r.into_iter().map(Option::unwrap_or_default).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(min: i128, max: i128, rows: f64) -> IntSpan {
+        IntSpan { min, max, rows }
+    }
+
+    #[test]
+    fn a_dense_key_is_cut_every_four_chunks() {
+        let b = int_bounds(span(1, 1_000_000, 1e6), 4, 10_000);
+        assert_eq!(b.len(), 24, "25 ranges");
+        assert_eq!((b[0], b[1], b[23]), (40_000, 80_000, 960_000));
+    }
+
+    #[test]
+    fn a_sparse_key_is_cut_by_its_density() {
+        // 1,000 rows over keys 1..=100,000: four chunks of 50 rows span 20,000 keys.
+        assert_eq!(int_bounds(span(1, 100_000, 1e3), 2, 50), [20_000, 40_000, 60_000, 80_000]);
+    }
+
+    #[test]
+    fn the_number_of_ranges_is_bounded_by_the_workers() {
+        // Fewer rows than four chunks per worker: one range per worker, even steps.
+        assert_eq!(int_bounds(span(1, 100, 100.0), 4, 10_000), [25, 50, 75]);
+        // A billion rows: at most 16 ranges per worker.
+        let b = int_bounds(span(1, 1_000_000_000, 1e9), 4, 10_000);
+        assert_eq!(b.len(), 63);
+        assert_eq!(b[0], 15_625_000);
+        // A key span narrower than the workers: no empty range.
+        assert_eq!(int_bounds(span(5, 6, 2.0), 4, 10), [5]);
+    }
 }

@@ -11,7 +11,7 @@ use super::{BackfillOptions, Progress};
 use crate::checkpoint::{self, Checkpoint};
 use crate::db::{Db, TextRow, is_retryable};
 use crate::error::{DataError, Side};
-use crate::keyset::{Key, KeyRange, Query};
+use crate::keyset::{Key, KeyRange, Query, order_by};
 use crate::rate::RateLimit;
 use crate::read;
 use crate::resolve::ResolvedTable;
@@ -77,7 +77,7 @@ pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), Da
                 }
                 continue 'resume;
             };
-            let finished = n < s.opts.chunk_rows;
+            let finished = n < s.opts.chunk_rows || ends(&range, &last);
             let params = checkpoint::advance_params(
                 &s.opts.domain,
                 s.t,
@@ -222,11 +222,11 @@ async fn run_locked(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), DataEr
         rows_done += n;
         chunks += 1;
         s.progress.rows_done.fetch_add(n, Ordering::Relaxed);
-        range.lo = Some(last.clone());
-        from = Some(last);
-        if n < s.opts.chunk_rows {
+        if n < s.opts.chunk_rows || ends(&range, &last) {
             break;
         }
+        range.lo = Some(last.clone());
+        from = Some(last);
     }
     Ok((rows_done, chunks))
 }
@@ -252,7 +252,7 @@ async fn copy_locked(
         let advanced = write::checkpoint_only(s.target, advance, &params).await?;
         return Ok((advanced, None));
     };
-    let done = n < s.opts.chunk_rows;
+    let done = n < s.opts.chunk_rows || ends(range, &last);
     let params =
         checkpoint::advance_params(&s.opts.domain, s.t, worker, from, &Some(last.clone()), n, done);
     if let Some(d) = s.opts.write_delay {
@@ -264,7 +264,16 @@ async fn copy_locked(
     Ok((advanced, Some((n, last))))
 }
 
-/// Whether the target holds no row in `range` (by the target's key).
+/// Whether a chunk whose last key is `last` ends `range`: its upper bound is inclusive and keys
+/// are unique, so no row can follow (a chunk read that would find nothing is saved).
+fn ends(range: &KeyRange, last: &Key) -> bool {
+    range.hi.as_ref() == Some(last)
+}
+
+/// Whether the target holds no row in `range` (by the target's key). Ordered by the key, so
+/// the planner reads the key's index: without an order, PostgreSQL planned a sequential scan
+/// for `LIMIT 1` (expecting an early match) and read the whole table whenever the range was
+/// empty, as it is each time a worker starts a range of a table being filled.
 async fn target_range_empty(
     target: &Db,
     t: &ResolvedTable,
@@ -272,11 +281,13 @@ async fn target_range_empty(
 ) -> Result<bool, DataError> {
     let d = target.dialect();
     let mut q = Query::new(d);
-    let pred = q.range(&t.target_key(target), range, None);
+    let key = t.target_key(target);
+    let pred = q.range(&key, range, None);
     let sql = format!(
-        "SELECT {} FROM {} WHERE {pred} {}",
+        "SELECT {} FROM {} WHERE {pred} ORDER BY {} {}",
         d.to_text("1"),
         t.target_table,
+        order_by(&key),
         d.limit_offset(1, 0)
     );
     let rows = target
