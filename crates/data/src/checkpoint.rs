@@ -63,6 +63,41 @@ fn parse_key(table: &str, v: Option<String>) -> Result<Option<Key>, DataError> {
     .transpose()
 }
 
+/// Make every commit of a backfill of `t` durable before it reports success, on PostgreSQL:
+/// one small update of the table's checkpoints committed with `synchronous_commit = on`, whose
+/// commit waits for the WAL to be flushed up to it — and the WAL is flushed in order, so every
+/// chunk committed before it is on disk too. `ficus backfill` connects with
+/// `synchronous_commit = off` (chunks commit without waiting for the flush): a chunk commits
+/// together with its checkpoint, so a server crash can lose only whole chunks with their
+/// checkpoints, which the next run copies again. Other engines: nothing to do (their commits
+/// are as durable as the server is configured).
+///
+/// # Errors
+/// [`DataError::Sql`] from the target.
+pub(crate) async fn make_durable(
+    target: &Db,
+    t: &ResolvedTable,
+    domain: &str,
+) -> Result<(), DataError> {
+    if target.engine() != ficus_model::mapping::Engine::Postgres {
+        return Ok(());
+    }
+    let err = || DataError::sql(Side::Target, format!("make the copy of {} durable", t.name));
+    let d = target.dialect();
+    let sql = format!(
+        "UPDATE {} SET updated_unix = {} WHERE domain = {} AND table_name = {}",
+        t.checkpoint_table,
+        d.param(crate::types::Class::Int, &d.placeholder(1)),
+        d.placeholder(2),
+        d.placeholder(3),
+    );
+    let params = [Some(now_unix().to_string()), Some(domain.to_owned()), Some(t.name.clone())];
+    let mut tx = target.begin(false).await.map_err(err())?;
+    tx.execute("SET LOCAL synchronous_commit = on", &[]).await.map_err(err())?;
+    tx.execute(&sql, &params).await.map_err(err())?;
+    tx.commit().await.map_err(err())
+}
+
 /// The checkpoints of a table, by worker; empty when the table was never started.
 pub(crate) async fn load(
     target: &Db,

@@ -22,6 +22,16 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// cut and bisected ([`crate::verify`]).
 const GROUP_CONCAT_MAX_LEN: &str = "SET SESSION group_concat_max_len = 1073741824";
 
+/// Session settings of a pool's connections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Session {
+    /// PostgreSQL: commit without waiting for the WAL flush (`synchronous_commit = off`). A
+    /// server crash can then lose the last transactions committed — whole, never part of
+    /// one — so only for writes that are redone when lost (the backfill's chunks, each
+    /// committed with its checkpoint; see `checkpoint::make_durable`). Other engines: ignored.
+    pub async_commit: bool,
+}
+
 /// A database, with a pool for its engine.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -40,6 +50,19 @@ impl Db {
     /// [`DataError::Url`] for an unknown scheme or a malformed URL; [`DataError::Sql`] when the
     /// server cannot be reached.
     pub async fn connect(side: Side, url: &str, max_connections: u32) -> Result<Db, DataError> {
+        Db::connect_with(side, url, max_connections, Session::default()).await
+    }
+
+    /// [`Db::connect`] with session settings ([`Session`]).
+    ///
+    /// # Errors
+    /// As [`Db::connect`].
+    pub async fn connect_with(
+        side: Side,
+        url: &str,
+        max_connections: u32,
+        session: Session,
+    ) -> Result<Db, DataError> {
         let engine = Engine::of_url(url).ok_or_else(|| DataError::Url {
             side,
             message:
@@ -51,8 +74,11 @@ impl Db {
         let max = max_connections.max(1);
         Ok(match engine {
             Engine::Postgres => {
-                let opts =
+                let mut opts =
                     PgConnectOptions::from_str(url).map_err(bad)?.options([("TimeZone", "UTC")]);
+                if session.async_commit {
+                    opts = opts.options([("synchronous_commit", "off")]);
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(max)
                     .acquire_timeout(ACQUIRE_TIMEOUT)

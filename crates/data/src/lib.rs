@@ -27,7 +27,7 @@ mod write;
 
 pub use backfill::{BackfillOptions, BackfillReport, Progress, backfill};
 pub use capture::{CaptureOptions, CaptureStatus, Lag};
-pub use db::Db;
+pub use db::{Db, Session};
 pub use error::{DataError, Side};
 pub use repair::{RepairReport, repair};
 pub use resolve::{ResolvedTable, resolve_reverse, resolve_tables};

@@ -169,6 +169,7 @@ async fn table(
         Ok::<_, DataError>((rows, chunks))
     }))
     .await?;
+    checkpoint::make_durable(target, t, &opts.domain).await?;
     let rows_copied: u64 = results.iter().map(|r| r.0).sum();
     Ok(TableReport {
         table: t.name.clone(),

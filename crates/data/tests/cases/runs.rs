@@ -4,7 +4,7 @@
 
 use super::{data_config, items_pair, plain_backfill, quick_verify};
 use crate::util::{MyDatabase, PgSchema, scalar};
-use ficus_data::{BackfillOptions, Db, Progress, Side, backfill, resolve_tables, verify};
+use ficus_data::{BackfillOptions, Db, Progress, Session, Side, backfill, resolve_tables, verify};
 use std::time::Duration;
 
 /// The slow run reads its first chunk, then waits while the fast one copies the whole table:
@@ -114,4 +114,18 @@ async fn workers_take_key_ranges_in_key_order() {
     assert!(v.is_equal(), "{}", v.to_text());
     pg.drop().await;
     my.drop().await;
+}
+
+/// `Session { async_commit }` turns PostgreSQL's `synchronous_commit` off for the pool's
+/// sessions and keeps their UTC time zone; the default keeps both server defaults.
+#[tokio::test]
+async fn async_commit_sessions_keep_utc() {
+    let pg = PgSchema::new().await;
+    let fast =
+        Db::connect_with(Side::Target, &pg.url, 1, Session { async_commit: true }).await.unwrap();
+    assert_eq!(scalar(&fast, "SHOW synchronous_commit").await.as_deref(), Some("off"));
+    assert_eq!(scalar(&fast, "SHOW TimeZone").await.as_deref(), Some("UTC"));
+    fast.close().await;
+    assert_eq!(scalar(&pg.db, "SHOW synchronous_commit").await.as_deref(), Some("on"));
+    pg.drop().await;
 }
