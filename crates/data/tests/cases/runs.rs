@@ -117,7 +117,7 @@ async fn workers_take_key_ranges_in_key_order() {
 }
 
 /// `Session { async_commit }` turns PostgreSQL's `synchronous_commit` off for the pool's
-/// sessions and keeps their UTC time zone; the default keeps both server defaults.
+/// sessions and keeps their UTC time zone; by default `synchronous_commit` stays on.
 #[tokio::test]
 async fn async_commit_sessions_keep_utc() {
     let pg = PgSchema::new().await;
