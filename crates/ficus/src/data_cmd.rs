@@ -140,8 +140,8 @@ pub async fn backfill(args: &BackfillArgs) -> Result<(), CliError> {
     let workers = args.workers.unwrap_or(cfg.workers).clamp(1, 64);
     // Chunks commit without waiting for the target's WAL flush; the backfill makes them
     // durable before it reports (`ficus_data::backfill`), and a chunk lost with a crashed
-    // server is lost with its checkpoint and copied again. 4–8 % faster into PostgreSQL
-    // (bench/README.md, "Backfill and verify, session 10").
+    // server is lost with its checkpoint and copied again. Into PostgreSQL: faster in 6 of 8
+    // paired runs, by 4–13 % (bench/README.md, "Backfill and verify, session 10").
     let (source, target) =
         connect_with(&cfg, workers as u32 + 2, Session { async_commit: true }).await?;
     let tables = ficus_data::resolve_tables(&source, &target, &cfg.tables)

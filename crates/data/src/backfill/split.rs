@@ -146,8 +146,8 @@ const MAX_PARTS_PER_WORKER: i128 = 16;
 /// key order; the workers take them one after another.
 ///
 /// A single integer key is cut at even steps of its span, one range per `CHUNKS_PER_PART`
-/// chunks at the table's density (on a dense key a range ends where a chunk does), between `workers` and
-/// `MAX_PARTS_PER_WORKER` × `workers` ranges. At any moment the workers then write
+/// chunks at the table's density (on a dense key a range ends where a chunk does), between
+/// `workers` and `MAX_PARTS_PER_WORKER` × `workers` ranges. At any moment the workers then write
 /// neighbouring ranges, so the target's pages hold keys in nearly key order. With one range
 /// per worker, concurrent `COPY`s into PostgreSQL extend the table page by page in turn and
 /// interleave distant key ranges: `id`'s correlation was 0.21 after a 4-worker backfill of the

@@ -124,7 +124,7 @@ pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), Da
 async fn moved(s: &Shared<'_>, worker: usize) -> Result<Checkpoint, DataError> {
     tracing::warn!(
         table = %s.t.name,
-        worker,
+        range = worker,
         "the checkpoint moved under this run (another run, or a killed run's last commit); going on from where it is"
     );
     checkpoint::load_worker(s.target, s.t, &s.opts.domain, worker).await
