@@ -81,7 +81,7 @@ CREATE TABLE bench_rows (
 INSERT INTO bench_rows
 SELECT seq,
        CASE WHEN seq % 10 = 3 THEN NULL WHEN seq % 10 = 4 THEN ''
-            WHEN seq % 5 = 0 THEN CONCAT('caf\u00e9 ', seq, ' 😀🚀') ELSE CONCAT('name ', seq) END,
+            WHEN seq % 5 = 0 THEN CONCAT('café ', seq, ' 😀🚀') ELSE CONCAT('name ', seq) END,
        IF(seq % 7 = 0, NULL, (seq % 100000) * 1.2345),
        IF(seq % 11 = 0, NULL, TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL (seq * 7919) % 1000000 MICROSECOND),
        seq % 1000,

@@ -16,6 +16,7 @@ pub mod dialect;
 pub mod error;
 pub mod introspect;
 mod keyset;
+pub mod pgcopy;
 mod rate;
 mod read;
 pub mod repair;

@@ -6,8 +6,11 @@ use crate::db::Db;
 use crate::dialect::{CheckForm, check_form};
 use crate::error::{DataError, Side};
 use crate::introspect::{ColumnInfo, columns};
+use crate::pgcopy::{Wire, wire};
 use crate::types::{Class, Shape};
-use ficus_model::mapping::{ColumnMapping, ColumnValue, RenameRule, TableMapping, Transform};
+use ficus_model::mapping::{
+    ColumnMapping, ColumnValue, Engine, RenameRule, TableMapping, Transform,
+};
 
 /// One target column of a resolved table.
 #[derive(Debug, Clone)]
@@ -28,6 +31,9 @@ pub struct ResolvedColumn {
     pub source_shape: Shape,
     /// The target column's [`Shape`].
     pub target_shape: Shape,
+    /// How the backfill sends this column in PostgreSQL's binary `COPY` ([`crate::pgcopy::wire`]
+    /// of its declared type); `None` for another engine or a type sent as text only.
+    pub copy: Option<Wire>,
 }
 
 /// One key column.
@@ -175,6 +181,7 @@ fn column(
         check: check_form((source.engine(), source_shape), (target.engine(), target_shape), plain),
         source_shape,
         target_shape,
+        copy: (target.engine() == Engine::Postgres).then(|| wire(&t.declared)).flatten(),
     }
 }
 

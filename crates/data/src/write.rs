@@ -1,5 +1,5 @@
 //! Writes one chunk into the target and advances its checkpoint in the same transaction.
-//! PostgreSQL: `COPY` (text format) into a temporary staging table, then one
+//! PostgreSQL: `COPY` (binary format where the encoder takes every value, else text) into a temporary staging table, then one
 //! `INSERT … SELECT … ON CONFLICT DO UPDATE`; MariaDB/MySQL: multi-row
 //! `INSERT … ON DUPLICATE KEY UPDATE`; SQLite: multi-row `INSERT … ON CONFLICT DO UPDATE`.
 //! With a version column, an existing row is only replaced when its version is not newer than
@@ -8,6 +8,7 @@
 use crate::db::{Db, DbTx, TextRow};
 use crate::error::{DataError, Side};
 use crate::keyset::{Key, Query};
+use crate::pgcopy::{self, Wire};
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
 use md5::{Digest, Md5};
@@ -88,7 +89,10 @@ pub(crate) async fn upsert_rows(
     Ok(())
 }
 
-/// `COPY table (cols) FROM STDIN` of `rows` in text format, in 1 MiB messages.
+/// `COPY table (cols) FROM STDIN` of `rows`: in binary format when every column has a
+/// [`pgcopy::Wire`] and every value is a transfer text it reads (PostgreSQL then skips parsing
+/// them, see [`pgcopy`]), else in text format. The chunk is encoded whole before it is sent,
+/// so a value the binary encoder does not take sends the chunk as text instead.
 async fn copy_into(
     tx: &mut sqlx::PgConnection,
     t: &ResolvedTable,
@@ -97,22 +101,27 @@ async fn copy_into(
     rows: &[TextRow],
 ) -> Result<(), DataError> {
     let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
+    let wires: Option<Vec<Wire>> = t.columns.iter().map(|c| c.copy).collect();
+    let (format, data) = match wires.and_then(|w| pgcopy::encode(rows, &w)) {
+        Some(data) => ("binary", data),
+        None => ("text", copy_text(t, rows)),
+    };
     let mut copy = tx
-        .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN"))
+        .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN WITH (FORMAT {format})"))
         .await
         .map_err(err("start COPY"))?;
-    let mut buf = Vec::with_capacity((rows.len() * 64).min(1 << 21));
-    for r in rows {
-        copy_line(&mut buf, t, r);
-        if buf.len() > 1 << 20 {
-            copy.send(std::mem::take(&mut buf)).await.map_err(err("COPY"))?;
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf).await.map_err(err("COPY"))?;
-    }
+    copy.send(data.as_slice()).await.map_err(err("COPY"))?;
     copy.finish().await.map_err(err("finish COPY"))?;
     Ok(())
+}
+
+/// `rows` in COPY's text format.
+fn copy_text(t: &ResolvedTable, rows: &[TextRow]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(rows.len() * 64);
+    for r in rows {
+        copy_line(&mut buf, t, r);
+    }
+    buf
 }
 
 /// Delete the target rows with these keys (transfer text, in key order) inside `tx`; the

@@ -8,6 +8,8 @@ mod util;
 
 #[path = "cases/capture.rs"]
 mod capture;
+#[path = "cases/copy_formats.rs"]
+mod copy_formats;
 #[path = "cases/forms.rs"]
 mod forms;
 #[path = "cases/repair.rs"]

@@ -62,8 +62,13 @@ impl Dialect for Postgres {
         match class {
             Class::Int | Class::Float | Class::Text | Class::Uuid => format!("CAST({e} AS text)"),
             Class::Decimal => format!("CAST(CAST({e} AS numeric) AS text)"),
-            Class::Timestamp => format!("to_char({e}, 'YYYY-MM-DD HH24:MI:SS.US')"),
-            Class::Date => format!("to_char(CAST({e} AS date), 'YYYY-MM-DD')"),
+            // `to_char` gives NULL for `infinity` and `-infinity`: those keep their own text.
+            Class::Timestamp => format!(
+                "CASE WHEN isfinite({e}) THEN to_char({e}, 'YYYY-MM-DD HH24:MI:SS.US') ELSE CAST({e} AS text) END"
+            ),
+            Class::Date => format!(
+                "CASE WHEN isfinite(CAST({e} AS date)) THEN to_char(CAST({e} AS date), 'YYYY-MM-DD') ELSE CAST({e} AS text) END"
+            ),
             Class::Bool => bool_text(e),
             Class::Bytes => format!("encode(CAST({e} AS bytea), 'hex')"),
         }
