@@ -10,11 +10,21 @@ use crate::resolve::ResolvedTable;
 /// Keys per `WHERE key = … OR …` read.
 const KEYS_PER_READ: usize = 200;
 
-/// The select list: every target column's source expression rendered as transfer text.
+/// The select list: every target column's source expression rendered as transfer text (or
+/// read as it is, where the reader renders it: [`crate::resolve::ResolvedColumn::source_raw`]).
 fn select_list(source: &Db, t: &ResolvedTable) -> String {
     let d = source.dialect();
     let items: Vec<String> =
-        t.columns.iter().map(|c| d.transfer(c.class, &c.source_expr)).collect();
+        t.columns
+            .iter()
+            .map(|c| {
+                if c.source_raw {
+                    c.source_expr.clone()
+                } else {
+                    d.transfer(c.class, &c.source_expr)
+                }
+            })
+            .collect();
     aliased(&items)
 }
 

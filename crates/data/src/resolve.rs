@@ -31,6 +31,11 @@ pub struct ResolvedColumn {
     pub source_shape: Shape,
     /// The target column's [`Shape`].
     pub target_shape: Shape,
+    /// The source is MariaDB/MySQL and this column is read as it is: the binary protocol
+    /// already sends it in a form the reader renders as its transfer text
+    /// ([`crate::db`]'s MariaDB reader), so the source's SQL converts nothing
+    /// ([`reads_raw`]).
+    pub source_raw: bool,
     /// How the backfill sends this column in PostgreSQL's binary `COPY` ([`crate::pgcopy::wire`]
     /// of its declared type); `None` for another engine or a type sent as text only.
     pub copy: Option<Wire>,
@@ -169,6 +174,7 @@ fn column(
     t: &ColumnInfo,
     source_expr: String,
     origin: Option<(String, Transform)>,
+    source_col: Option<&ColumnInfo>,
     source_shape: Shape,
 ) -> ResolvedColumn {
     let target_shape = t.shape(target.engine());
@@ -181,7 +187,27 @@ fn column(
         check: check_form((source.engine(), source_shape), (target.engine(), target_shape), plain),
         source_shape,
         target_shape,
+        source_raw: source.engine() == Engine::MySql
+            && source_col.is_some_and(|s| reads_raw(s, source_shape, t.class)),
         copy: (target.engine() == Engine::Postgres).then(|| wire(&t.declared)).flatten(),
+    }
+}
+
+/// Whether a MariaDB/MySQL source column `s` of `shape`, unchanged, is read as it is into a
+/// target column of `class`: an integer other than `tinyint` (sqlx cannot tell the sign of a
+/// `tinyint(1)`), a decimal, a `datetime`/`timestamp`, or `utf8mb4` text, each into a column
+/// of its own class. The binary protocol sends the first and third as binary numbers and
+/// fields, rendered by the reader exactly as `CAST(… AS CHAR)` and the transfer's
+/// `DATE_FORMAT` would; decimals and text as their text. Reading them raw saves MariaDB
+/// ≈ 0.4 s of CPU per million rows of the bench's table (0.87–0.96 s against 0.49–0.53 s).
+fn reads_raw(s: &ColumnInfo, shape: Shape, class: Class) -> bool {
+    let tinyint = s.declared.trim().to_ascii_lowercase().starts_with("tinyint");
+    match (class, shape) {
+        (Class::Int, Shape::Int) => !tinyint,
+        (Class::Decimal, Shape::Decimal { .. })
+        | (Class::Timestamp, Shape::Timestamp { .. })
+        | (Class::Text, Shape::Utf8Text) => true,
+        _ => false,
     }
 }
 
@@ -214,6 +240,7 @@ fn resolve(
         let t = tgt_col(&c.target)?;
         let mut origin = None;
         let mut source_shape = Shape::Other;
+        let mut plain_source = None;
         let expr = match &c.value {
             ColumnValue::Column { from, transform } => {
                 let s = src_col(from)?;
@@ -221,6 +248,7 @@ fn resolve(
                 origin = Some((s.name.clone(), transform.clone()));
                 if *transform == Transform::None {
                     source_shape = s.shape(source.engine());
+                    plain_source = Some(s);
                 }
                 sd.transform(transform, &sd.quote(&s.name))
             }
@@ -236,7 +264,15 @@ fn resolve(
                 })?
                 .to_owned(),
         };
-        cols.push(column(source, target, t, format!("({expr})"), origin, source_shape));
+        cols.push(column(
+            source,
+            target,
+            t,
+            format!("({expr})"),
+            origin,
+            plain_source,
+            source_shape,
+        ));
     }
     if m.copy_unlisted {
         for s in src_cols {
@@ -254,7 +290,7 @@ fn resolve(
             })?;
             let source_shape = s.shape(source.engine());
             let origin = Some((s.name.clone(), Transform::None));
-            cols.push(column(source, target, t, sd.quote(&s.name), origin, source_shape));
+            cols.push(column(source, target, t, sd.quote(&s.name), origin, Some(s), source_shape));
         }
     }
     cols.sort_by(|a, b| a.target.cmp(&b.target));
