@@ -167,7 +167,8 @@ fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
         .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
 }
 
-/// A resolved target column `t` whose value is `source_expr`, with its checksum form.
+/// A resolved target column `t` whose value is `source_expr`, with its checksum form;
+/// `source_col` is the source column when the value is that column unchanged.
 fn column(
     source: &Db,
     target: &Db,
@@ -175,8 +176,8 @@ fn column(
     source_expr: String,
     origin: Option<(String, Transform)>,
     source_col: Option<&ColumnInfo>,
-    source_shape: Shape,
 ) -> ResolvedColumn {
+    let source_shape = source_col.map_or(Shape::Other, |s| s.shape(source.engine()));
     let target_shape = t.shape(target.engine());
     let plain = source_shape != Shape::Other;
     ResolvedColumn {
@@ -239,7 +240,6 @@ fn resolve(
     for c in &m.columns {
         let t = tgt_col(&c.target)?;
         let mut origin = None;
-        let mut source_shape = Shape::Other;
         let mut plain_source = None;
         let expr = match &c.value {
             ColumnValue::Column { from, transform } => {
@@ -247,7 +247,6 @@ fn resolve(
                 used_sources.push(s.name.clone());
                 origin = Some((s.name.clone(), transform.clone()));
                 if *transform == Transform::None {
-                    source_shape = s.shape(source.engine());
                     plain_source = Some(s);
                 }
                 sd.transform(transform, &sd.quote(&s.name))
@@ -264,15 +263,7 @@ fn resolve(
                 })?
                 .to_owned(),
         };
-        cols.push(column(
-            source,
-            target,
-            t,
-            format!("({expr})"),
-            origin,
-            plain_source,
-            source_shape,
-        ));
+        cols.push(column(source, target, t, format!("({expr})"), origin, plain_source));
     }
     if m.copy_unlisted {
         for s in src_cols {
@@ -288,9 +279,8 @@ fn resolve(
             let t = tgt_col(&name).map_err(|_| {
                 err(format!("source column {:?} becomes {name:?}, which {} does not have; map it under columns or list it in exclude", s.name, m.target))
             })?;
-            let source_shape = s.shape(source.engine());
             let origin = Some((s.name.clone(), Transform::None));
-            cols.push(column(source, target, t, sd.quote(&s.name), origin, Some(s), source_shape));
+            cols.push(column(source, target, t, sd.quote(&s.name), origin, Some(s)));
         }
     }
     cols.sort_by(|a, b| a.target.cmp(&b.target));

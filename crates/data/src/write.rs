@@ -1,5 +1,6 @@
 //! Writes one chunk into the target and advances its checkpoint in the same transaction.
-//! PostgreSQL: `COPY` (binary format where the encoder takes every value, else text) into a temporary staging table, then one
+//! PostgreSQL: `COPY` (binary format where [`crate::pgcopy`] takes every value, else text)
+//! into the table, or into a temporary staging table and then one
 //! `INSERT … SELECT … ON CONFLICT DO UPDATE`; MariaDB/MySQL: multi-row
 //! `INSERT … ON DUPLICATE KEY UPDATE`; SQLite: multi-row `INSERT … ON CONFLICT DO UPDATE`.
 //! With a version column, an existing row is only replaced when its version is not newer than
