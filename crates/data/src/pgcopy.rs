@@ -19,6 +19,7 @@
 //! about that value exactly as before, its error included.
 
 use crate::db::TextRow;
+use crate::render;
 
 /// The binary encoding of one target column's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,19 +267,7 @@ fn date(b: &[u8]) -> Option<i32> {
     if y == 0 || d == 0 || d > month_days {
         return None;
     }
-    i32::try_from(days_from_civil(y, m, d) - PG_EPOCH_DAYS).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date. Source: Howard Hinnant,
-/// "chrono-Compatible Low-Level Date Algorithms", `days_from_civil`.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    i32::try_from(render::days_from_civil(y, m, d) - PG_EPOCH_DAYS).ok()
 }
 
 /// A run of 1–6 ASCII digits.

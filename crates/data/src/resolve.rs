@@ -31,10 +31,9 @@ pub struct ResolvedColumn {
     pub source_shape: Shape,
     /// The target column's [`Shape`].
     pub target_shape: Shape,
-    /// The source is MariaDB/MySQL and this column is read as it is: the binary protocol
-    /// already sends it in a form the reader renders as its transfer text
-    /// ([`crate::db`]'s MariaDB reader), so the source's SQL converts nothing
-    /// ([`reads_raw`]).
+    /// This column is read as it is: the source (MariaDB/MySQL or PostgreSQL) sends it in a
+    /// binary form the reader renders as its transfer text (`crate::db`'s MariaDB reader,
+    /// `crate::pgread`), so the source's SQL converts nothing ([`reads_raw`]).
     pub source_raw: bool,
     /// How the backfill sends this column in PostgreSQL's binary `COPY` ([`crate::pgcopy::wire`]
     /// of its declared type); `None` for another engine or a type sent as text only.
@@ -188,28 +187,33 @@ fn column(
         check: check_form((source.engine(), source_shape), (target.engine(), target_shape), plain),
         source_shape,
         target_shape,
-        source_raw: source.engine() == Engine::MySql
-            && source_col.is_some_and(|s| reads_raw(s, source_shape, t.class)),
+        source_raw: source_col
+            .is_some_and(|s| reads_raw(source.engine(), s, source_shape, t.class)),
         copy: (target.engine() == Engine::Postgres).then(|| wire(&t.declared)).flatten(),
     }
 }
 
-/// Whether a MariaDB/MySQL source column `s` of `shape`, unchanged, is read as it is into a
-/// target column of `class`: an integer other than `tinyint` (sqlx cannot tell the sign of a
-/// `tinyint(1)`), a decimal, a `datetime`/`timestamp`, or `utf8mb4` text, each into a column
-/// of its own class. The binary protocol sends the first and third as binary numbers and
-/// fields, rendered by the reader exactly as `CAST(… AS CHAR)` and the transfer's
-/// `DATE_FORMAT` would; decimals and text as their text. Reading them raw saves MariaDB
-/// ≈ 0.4 s of CPU per million rows of the bench's table (0.87–0.96 s against 0.49–0.53 s).
-fn reads_raw(s: &ColumnInfo, shape: Shape, class: Class) -> bool {
+/// Whether a source column `s` of `engine` and `shape`, unchanged, is read as it is into a
+/// target column of `class`: an integer, a decimal with a declared scale, a timestamp without
+/// zone, or UTF-8 text, each into a column of its own class; on MariaDB/MySQL not a `tinyint`
+/// (sqlx cannot tell the sign of a `tinyint(1)`), and SQLite never. The binary protocols send
+/// integers, timestamps (and PostgreSQL's numerics) as binary values, rendered by the readers
+/// exactly as `CAST(… AS CHAR)`, `DATE_FORMAT` and `to_char` would; MariaDB's decimals and all
+/// text as their text. Reading them raw saves MariaDB ≈ 0.4 s of CPU per million rows of the
+/// bench's table (0.87–0.96 s against 0.49–0.53 s); PostgreSQL's `to_char` of a timestamp
+/// alone costs ≈ 0.2 s per million.
+fn reads_raw(engine: Engine, s: &ColumnInfo, shape: Shape, class: Class) -> bool {
     let tinyint = s.declared.trim().to_ascii_lowercase().starts_with("tinyint");
-    match (class, shape) {
-        (Class::Int, Shape::Int) => !tinyint,
-        (Class::Decimal, Shape::Decimal { .. })
-        | (Class::Timestamp, Shape::Timestamp { .. })
-        | (Class::Text, Shape::Utf8Text) => true,
-        _ => false,
+    if engine == Engine::Sqlite || (engine == Engine::MySql && tinyint) {
+        return false;
     }
+    matches!(
+        (class, shape),
+        (Class::Int, Shape::Int)
+            | (Class::Decimal, Shape::Decimal { .. })
+            | (Class::Timestamp, Shape::Timestamp { .. })
+            | (Class::Text, Shape::Utf8Text)
+    )
 }
 
 fn resolve(

@@ -62,12 +62,17 @@ impl Dialect for Postgres {
         match class {
             Class::Int | Class::Float | Class::Text | Class::Uuid => format!("CAST({e} AS text)"),
             Class::Decimal => format!("CAST(CAST({e} AS numeric) AS text)"),
-            // `to_char` gives NULL for `infinity` and `-infinity`: those keep their own text.
+            // `to_char` gives NULL for `infinity` and `-infinity` (those keep their own text)
+            // and drops the era before the year 1 (`BC` is added there).
             Class::Timestamp => format!(
-                "CASE WHEN isfinite({e}) THEN to_char({e}, 'YYYY-MM-DD HH24:MI:SS.US') ELSE CAST({e} AS text) END"
+                "CASE WHEN NOT isfinite({e}) THEN CAST({e} AS text) \
+                 WHEN {e} < '0001-01-01' THEN to_char({e}, 'YYYY-MM-DD HH24:MI:SS.US BC') \
+                 ELSE to_char({e}, 'YYYY-MM-DD HH24:MI:SS.US') END"
             ),
             Class::Date => format!(
-                "CASE WHEN isfinite(CAST({e} AS date)) THEN to_char(CAST({e} AS date), 'YYYY-MM-DD') ELSE CAST({e} AS text) END"
+                "CASE WHEN NOT isfinite(CAST({e} AS date)) THEN CAST({e} AS text) \
+                 WHEN CAST({e} AS date) < '0001-01-01' THEN to_char(CAST({e} AS date), 'YYYY-MM-DD BC') \
+                 ELSE to_char(CAST({e} AS date), 'YYYY-MM-DD') END"
             ),
             Class::Bool => bool_text(e),
             Class::Bytes => format!("encode(CAST({e} AS bytea), 'hex')"),

@@ -129,3 +129,102 @@ async fn a_backfill_reading_raw_columns_copies_them_exactly() {
     pg.drop().await;
     my.drop().await;
 }
+
+/// PostgreSQL columns of each type `pgread` renders: (name, declared type, class).
+const PG_COLUMNS: &[(&str, &str, Class)] = &[
+    ("s", "smallint", Class::Int),
+    ("i", "integer", Class::Int),
+    ("b", "bigint", Class::Int),
+    ("d", "numeric(12,4)", Class::Decimal),
+    ("w", "numeric(40,10)", Class::Decimal),
+    ("z", "numeric(20,0)", Class::Decimal),
+    ("t6", "timestamp(6)", Class::Timestamp),
+    ("t0", "timestamp(0)", Class::Timestamp),
+    ("v", "varchar(20)", Class::Text),
+];
+
+const PG_ROWS: &str = "INSERT INTO {schema}.raw_pg VALUES
+    (1, -32768, -2147483648, -9223372036854775808, -99999999.9999, 123456789012345678901234567890.0123456789,
+     -99999999999999999999, '2024-01-01 00:00:01.007919', '2024-01-01 00:00:01', 'café 😀'),
+    (2, 32767, 2147483647, 9223372036854775807, 0, 0.0000000001, 0, '0001-01-01 00:00:00',
+     '9999-12-31 23:59:59', ''),
+    (3, 0, 0, 0, 'NaN', 'NaN', 0, 'infinity', '-infinity', 'x'),
+    (4, 1, -1, 10000, 0.5, -0.00001234, 10000, '1999-12-31 23:59:59.999999', '2000-02-29 12:00:00', 'y'),
+    (5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)";
+
+async fn pg_source(pg: &PgSchema) {
+    let cols: Vec<String> = PG_COLUMNS.iter().map(|(n, t, _)| format!("{n} {t}")).collect();
+    pg.exec(&format!(
+        "CREATE TABLE {{schema}}.raw_pg (id integer PRIMARY KEY, {})",
+        cols.join(", ")
+    ))
+    .await;
+    pg.exec(PG_ROWS).await;
+}
+
+#[tokio::test]
+async fn postgres_raw_values_render_as_the_transfer_sql_does() {
+    let pg = PgSchema::new().await;
+    pg_source(&pg).await;
+    let d = pg.db.dialect();
+    for (name, declared, class) in PG_COLUMNS {
+        let from = format!("FROM {}.raw_pg ORDER BY id", pg.name);
+        let raw = pg.db.fetch_texts(&format!("SELECT {name} {from}"), &[]).await.unwrap();
+        let converted = pg
+            .db
+            .fetch_texts(&format!("SELECT {} {from}", d.transfer(*class, name)), &[])
+            .await
+            .unwrap();
+        assert_eq!(raw.len(), 5);
+        assert_eq!(raw, converted, "{name} {declared}: raw read against the transfer SQL");
+    }
+    // Before the year 1 both keep the era (`to_char` alone drops it).
+    let (ts, day) = ("TIMESTAMP '0044-03-15 12:00:00.5 BC'", "DATE '0001-12-31 BC'");
+    let sql = format!(
+        "SELECT {ts}, {}, {}, {}",
+        d.transfer(Class::Timestamp, ts),
+        d.transfer(Class::Timestamp, &format!("CAST({day} AS timestamp)")),
+        d.transfer(Class::Date, day)
+    );
+    let bc: Vec<Option<String>> = pg.db.fetch_texts(&sql, &[]).await.unwrap().remove(0);
+    assert_eq!(bc[0].as_deref(), Some("0044-03-15 12:00:00.500000 BC"), "raw");
+    assert_eq!(bc[1].as_deref(), Some("0044-03-15 12:00:00.500000 BC"), "transfer SQL");
+    assert_eq!(bc[2].as_deref(), Some("0001-12-31 00:00:00.000000 BC"));
+    assert_eq!(bc[3].as_deref(), Some("0001-12-31 BC"));
+    pg.drop().await;
+}
+
+#[tokio::test]
+async fn a_postgres_backfill_reading_raw_columns_copies_them_exactly() {
+    let pg = PgSchema::new().await;
+    pg_source(&pg).await;
+    pg.exec("CREATE TABLE {schema}.raw_pg_copy (LIKE {schema}.raw_pg INCLUDING ALL)").await;
+    pg.exec("INSERT INTO {schema}.raw_pg VALUES (6, 0, 0, 0, 0, 0, 0, '0044-03-15 12:00:00.5 BC', NULL, 'bc')")
+        .await;
+    let config = data_config(&format!(
+        "source = \"{url}\"\ntarget = \"{url}\"\n[[domains.d.data.tables]]\nsource = \"{s}.raw_pg\"\n\
+         target = \"{s}.raw_pg_copy\"\nkey = [\"id\"]\n",
+        url = pg.url,
+        s = pg.name
+    ));
+    let tables = resolve_tables(&pg.db, &pg.db, &config.tables).await.unwrap();
+    assert!(tables[0].columns.iter().all(|c| c.source_raw), "every column is read raw");
+    backfill(&pg.db, &pg.db, &tables, &plain_backfill(2, 1), &Progress::default()).await.unwrap();
+    let differing = pg
+        .db
+        .fetch_texts(
+            &format!(
+                "SELECT CAST(count(*) AS text) FROM (SELECT * FROM {s}.raw_pg EXCEPT SELECT * FROM {s}.raw_pg_copy) d",
+                s = pg.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        differing,
+        [[Some("0".to_owned())]],
+        "every row copied exactly, NaN, infinite timestamps and BC included"
+    );
+    pg.drop().await;
+}
