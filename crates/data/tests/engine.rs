@@ -12,6 +12,8 @@ mod capture;
 mod copy_formats;
 #[path = "cases/forms.rs"]
 mod forms;
+#[path = "cases/harness.rs"]
+mod harness;
 #[path = "cases/raw_reads.rs"]
 mod raw_reads;
 #[path = "cases/repair.rs"]

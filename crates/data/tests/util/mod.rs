@@ -36,11 +36,13 @@ pub fn with_database(url: &str, db: &str) -> String {
     format!("{base}/{db}{query}")
 }
 
-/// A fresh PostgreSQL schema in the test database.
+/// A fresh PostgreSQL schema in the test database; dropped by [`PgSchema::drop`], or by
+/// [`Drop`] when the test fails before it.
 pub struct PgSchema {
     pub name: String,
     pub db: Db,
     pub url: String,
+    dropped: bool,
 }
 
 impl PgSchema {
@@ -51,7 +53,7 @@ impl PgSchema {
             .unwrap_or_else(|e| panic!("PostgreSQL unreachable at {url} (set {PG_VAR}): {e}"));
         let name = unique("ficus_t");
         db.execute(&format!("CREATE SCHEMA {name}"), &[]).await.unwrap();
-        PgSchema { name, db, url }
+        PgSchema { name, db, url, dropped: false }
     }
 
     /// Run a script of `;`-separated statements (`--` comment lines ignored), with
@@ -68,18 +70,46 @@ impl PgSchema {
         }
     }
 
-    pub async fn drop(self) {
+    pub async fn drop(mut self) {
         self.db.execute(&format!("DROP SCHEMA {} CASCADE", self.name), &[]).await.unwrap();
         self.db.close().await;
+        self.dropped = true;
     }
 }
 
-/// A fresh MariaDB database.
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if !self.dropped {
+            drop_on_failure(pg_url(), format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+/// A failed test's leftover, dropped on a thread of its own (the test's runtime may be
+/// unwinding) over a fresh connection to `url`; errors are ignored (the test already failed).
+fn drop_on_failure(url: String, sql: String) {
+    let cleanup = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async {
+            if let Ok(db) = Db::connect(Side::Target, &url, 1).await {
+                let _ = db.execute(&sql, &[]).await;
+                db.close().await;
+            }
+        });
+    });
+    let _ = cleanup.join();
+}
+
+/// A fresh MariaDB database; dropped by [`MyDatabase::drop`], or by [`Drop`] when the test
+/// fails before it.
 pub struct MyDatabase {
     pub name: String,
     pub db: Db,
     pub url: String,
     admin: Db,
+    dropped: bool,
 }
 
 impl MyDatabase {
@@ -92,7 +122,7 @@ impl MyDatabase {
         admin.execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"), &[]).await.unwrap();
         let url = with_database(&server, &name);
         let db = Db::connect(Side::Source, &url, 4).await.unwrap();
-        MyDatabase { name, db, url, admin }
+        MyDatabase { name, db, url, admin, dropped: false }
     }
 
     /// Load the Chinook script (from the example crate, MIT) into this database.
@@ -104,10 +134,19 @@ impl MyDatabase {
         conn.close().await.ok();
     }
 
-    pub async fn drop(self) {
+    pub async fn drop(mut self) {
         self.db.close().await;
         self.admin.execute(&format!("DROP DATABASE {}", self.name), &[]).await.unwrap();
         self.admin.close().await;
+        self.dropped = true;
+    }
+}
+
+impl Drop for MyDatabase {
+    fn drop(&mut self) {
+        if !self.dropped {
+            drop_on_failure(mysql_url(), format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
     }
 }
 
