@@ -441,16 +441,10 @@ fn mysql_value_text(ty: &str, b: &[u8]) -> Option<Result<String, std::string::Fr
         "SMALLINT" => n.format(le(2)? as u16 as i16).to_owned(),
         "INT" | "MEDIUMINT" => n.format(le(4)? as u32 as i32).to_owned(),
         "BIGINT" => n.format(le(8)? as i64).to_owned(),
-        "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "YEAR" | "INT UNSIGNED"
-        | "MEDIUMINT UNSIGNED" | "BIGINT UNSIGNED" => {
-            let width = match ty.as_bytes()[0] {
-                b'T' => 1,
-                b'S' | b'Y' => 2,
-                b'B' => 8,
-                _ => 4,
-            };
-            n.format(le(width)?).to_owned()
-        }
+        "TINYINT UNSIGNED" => n.format(le(1)?).to_owned(),
+        "SMALLINT UNSIGNED" | "YEAR" => n.format(le(2)?).to_owned(),
+        "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => n.format(le(4)?).to_owned(),
+        "BIGINT UNSIGNED" => n.format(le(8)?).to_owned(),
         "DATETIME" | "TIMESTAMP" | "DATE" => {
             // [len, year (2, LE), month, day, hour, minute, second, microseconds (4, LE)],
             // the fields past `len` left out when zero.

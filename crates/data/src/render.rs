@@ -18,9 +18,8 @@ pub(crate) fn datetime(
         put(&mut out, end, width, v);
     }
     let keep = if time.is_some() { out.len() } else { 10 };
-    let rest = String::from_utf8_lossy(&out[4..keep]);
     if year > 9999 {
-        return format!("{year}{rest}");
+        return format!("{year}{}", String::from_utf8_lossy(&out[4..keep]));
     }
     put(&mut out, 3, 4, year);
     String::from_utf8_lossy(&out[..keep]).into_owned()
