@@ -141,11 +141,15 @@ impl Dialect for MySql {
             (CheckForm::Canon, _) => self.canon(class, e),
             // A fixed-width fraction loses its trailing zeros (and a bare point); a type
             // without fraction has no point, and its zeros are digits to keep.
+            // Trimmed as bytes: `TRIM` of a multi-byte (utf8mb4) string finds character
+            // boundaries from its start for every trim; of a binary one it looks back from
+            // the end (the rtrim's share of MariaDB's samples in a chunk checksum: 4.8 % →
+            // 2.3 %). The text is ASCII, so its bytes are unchanged.
             (CheckForm::Decimal { trim: true }, Shape::Decimal { scale }) if scale > 0 => {
-                trim_fraction(&own)
+                trim_fraction(&format!("CAST({own} AS BINARY)"))
             }
             (CheckForm::IsoTimestamp, Shape::Timestamp { precision }) if precision > 0 => {
-                trim_fraction(&own)
+                trim_fraction(&format!("CAST({own} AS BINARY)"))
             }
             _ => own,
         }
