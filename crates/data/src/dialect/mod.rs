@@ -175,6 +175,19 @@ pub trait Dialect: Sync + Send {
         None
     }
 
+    /// A query returning one row for the rows of `c.table` matching `c.pred`, in no
+    /// particular order: their count (text) and all of them packed into one binary value —
+    /// per row each of `keys` (SQL text expressions) followed by the byte `0xFD`, then the
+    /// row's checksum text `c.row` (binary when `row_is_bytes`, see [`check_row_is_bytes`]),
+    /// then `0xFC`. Neither byte occurs in UTF-8 text nor in a checksum text (UTF-8, ASCII
+    /// and the framing bytes `0xFE`/`0xFF`), so the client splits the value unambiguously. A
+    /// row whose key is NULL is left out (the count then disagrees). `None`: the engine
+    /// returns the rows one by one.
+    fn packed_rows(&self, c: &ChunkSql<'_>, keys: &[String], row_is_bytes: bool) -> Option<String> {
+        let _ = (c, keys, row_is_bytes);
+        None
+    }
+
     /// Integer division of two integer expressions, rounded toward zero.
     fn int_div(&self, a: &str, b: &str) -> String {
         format!("({a}) / ({b})")
@@ -314,6 +327,12 @@ pub fn check_row(d: &dyn Dialect, columns: &[CheckColumn]) -> String {
         parts.push(CheckPart::Framed(d.check_text(c.form, c.shape, c.class, &c.expr)));
     }
     d.check_concat(&parts)
+}
+
+/// Whether [`check_row`] of these columns is binary (it holds a framed UTF-8 part) rather
+/// than text.
+pub fn check_row_is_bytes(columns: &[CheckColumn]) -> bool {
+    columns.iter().any(|c| c.form == CheckForm::Utf8)
 }
 
 /// The dialect of an engine.

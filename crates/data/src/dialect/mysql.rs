@@ -184,6 +184,29 @@ impl Dialect for MySql {
         ))
     }
 
+    /// One `GROUP_CONCAT` of binary parts. Cut at `group_concat_max_len` or
+    /// `max_allowed_packet`, it loses its last `0xFC` or whole rows, which the caller sees.
+    fn packed_rows(
+        &self,
+        c: &ChunkSql<'_>,
+        keys: &[String],
+        _row_is_bytes: bool,
+    ) -> Option<String> {
+        let mut parts: Vec<String> = Vec::with_capacity(keys.len() * 2 + 2);
+        for k in keys {
+            parts.push(format!("CAST({k} AS BINARY)"));
+            parts.push("X'FD'".to_owned());
+        }
+        parts.push(format!("CAST({} AS BINARY)", c.row));
+        parts.push("X'FC'".to_owned());
+        Some(format!(
+            "SELECT CAST(COUNT(*) AS CHAR), GROUP_CONCAT({} SEPARATOR '') FROM {} WHERE {}",
+            self.concat(&parts),
+            c.table,
+            c.pred
+        ))
+    }
+
     fn int_div(&self, a: &str, b: &str) -> String {
         format!("({a}) DIV ({b})")
     }

@@ -177,6 +177,28 @@ impl Dialect for Postgres {
         out.join(" || ")
     }
 
+    /// One `string_agg` of `bytea`: keys and a text row through `textsend` (their UTF-8
+    /// bytes, as in [`Postgres::check_concat`]).
+    fn packed_rows(&self, c: &ChunkSql<'_>, keys: &[String], row_is_bytes: bool) -> Option<String> {
+        let mut parts: Vec<String> = Vec::with_capacity(keys.len() * 2 + 2);
+        for k in keys {
+            parts.push(format!("textsend({k})"));
+            parts.push("decode('fd', 'hex')".to_owned());
+        }
+        parts.push(if row_is_bytes {
+            format!("({})", c.row)
+        } else {
+            format!("textsend({})", c.row)
+        });
+        parts.push("decode('fc', 'hex')".to_owned());
+        Some(format!(
+            "SELECT CAST(count(*) AS text), string_agg({}, ''::bytea) FROM {} WHERE {}",
+            parts.join(" || "),
+            c.table,
+            c.pred
+        ))
+    }
+
     /// An ordered aggregate per bucket (the rows are grouped, so scan order is not theirs).
     fn bucket_digest(&self, c: &ChunkSql<'_>, bucket: &str) -> Option<String> {
         let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
