@@ -481,7 +481,8 @@ impl<'a> View<'a> {
 /// final `0xFC`, or fewer rows than counted) or a key is not UTF-8.
 fn unpack(packed: Option<&[u8]>, k: usize, count: u64) -> Option<Vec<RowDigest>> {
     let Some(mut rest) = packed else { return (count == 0).then(Vec::new) };
-    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    // Every row takes at least its `0xFC`: the count cannot reserve more than that.
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(rest.len()));
     let text = |f: Option<&[u8]>| f.and_then(|f| String::from_utf8(f.to_vec()).ok());
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == 0xFC)?;
