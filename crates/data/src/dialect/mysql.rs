@@ -127,8 +127,9 @@ impl Dialect for MySql {
         format!("CAST({expr} AS CHAR)")
     }
 
-    fn md5(&self, expr: &str) -> Option<String> {
-        Some(format!("MD5({expr})"))
+    /// `SHA2` hashes a string's bytes in its own character set: utf8mb4 for every text here.
+    fn sha256(&self, expr: &str, _bytes: bool) -> Option<String> {
+        Some(format!("SHA2({expr}, 256)"))
     }
 
     fn check_text(&self, form: CheckForm, shape: Shape, class: Class, e: &str) -> String {
@@ -155,7 +156,7 @@ impl Dialect for MySql {
         }
     }
 
-    /// The count, the MD5 of the rows' texts concatenated by `GROUP_CONCAT` (in scan order:
+    /// The count, the SHA-256 of the rows' texts concatenated by `GROUP_CONCAT` (in scan order:
     /// InnoDB reads a range of the primary key in key order; any other order only makes the
     /// chunk look different and be bisected), and, when `find_cut`, whether the concatenation
     /// was cut: at `group_concat_max_len` or `max_allowed_packet`, whichever is less, on a
@@ -166,11 +167,13 @@ impl Dialect for MySql {
         let concat = format!("GROUP_CONCAT({row} SEPARATOR '')");
         Some(if c.find_cut {
             format!(
-                "SELECT CAST(n AS CHAR), MD5(g), {CUT} \
+                "SELECT CAST(n AS CHAR), SHA2(g, 256), {CUT} \
                  FROM (SELECT COUNT(*) AS n, {concat} AS g FROM {table} WHERE {pred}) AS c"
             )
         } else {
-            format!("SELECT CAST(COUNT(*) AS CHAR), MD5({concat}), '0' FROM {table} WHERE {pred}")
+            format!(
+                "SELECT CAST(COUNT(*) AS CHAR), SHA2({concat}, 256), '0' FROM {table} WHERE {pred}"
+            )
         })
     }
 
@@ -178,7 +181,7 @@ impl Dialect for MySql {
     fn bucket_digest(&self, c: &ChunkSql<'_>, bucket: &str) -> Option<String> {
         let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
         Some(format!(
-            "SELECT CAST(b AS CHAR), CAST(n AS CHAR), MD5(g), {CUT} \
+            "SELECT CAST(b AS CHAR), CAST(n AS CHAR), SHA2(g, 256), {CUT} \
              FROM (SELECT {bucket} AS b, COUNT(*) AS n, GROUP_CONCAT({row} ORDER BY {order} SEPARATOR '') AS g \
              FROM {table} WHERE {pred} GROUP BY 1) AS c"
         ))
@@ -186,12 +189,7 @@ impl Dialect for MySql {
 
     /// One `GROUP_CONCAT` of binary parts. Cut at `group_concat_max_len` or
     /// `max_allowed_packet`, it loses its last `0xFC` or whole rows, which the caller sees.
-    fn packed_rows(
-        &self,
-        c: &ChunkSql<'_>,
-        keys: &[String],
-        _row_is_bytes: bool,
-    ) -> Option<String> {
+    fn packed_rows(&self, c: &ChunkSql<'_>, keys: &[String]) -> Option<String> {
         let mut parts: Vec<String> = Vec::with_capacity(keys.len() * 2 + 2);
         for k in keys {
             parts.push(format!("CAST({k} AS BINARY)"));

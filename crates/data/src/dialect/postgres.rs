@@ -128,8 +128,14 @@ impl Dialect for Postgres {
         format!("CAST({expr} AS text)")
     }
 
-    fn md5(&self, expr: &str) -> Option<String> {
-        Some(format!("md5({expr})"))
+    /// `sha256` takes `bytea`: text goes through `textsend` (its UTF-8 bytes, as in
+    /// [`Postgres::check_concat`]).
+    fn sha256(&self, expr: &str, bytes: bool) -> Option<String> {
+        Some(if bytes {
+            format!("encode(sha256({expr}), 'hex')")
+        } else {
+            format!("encode(sha256(textsend({expr})), 'hex')")
+        })
     }
 
     fn check_text(&self, form: CheckForm, _shape: Shape, class: Class, e: &str) -> String {
@@ -179,17 +185,13 @@ impl Dialect for Postgres {
 
     /// One `string_agg` of `bytea`: keys and a text row through `textsend` (their UTF-8
     /// bytes, as in [`Postgres::check_concat`]).
-    fn packed_rows(&self, c: &ChunkSql<'_>, keys: &[String], row_is_bytes: bool) -> Option<String> {
+    fn packed_rows(&self, c: &ChunkSql<'_>, keys: &[String]) -> Option<String> {
         let mut parts: Vec<String> = Vec::with_capacity(keys.len() * 2 + 2);
         for k in keys {
             parts.push(format!("textsend({k})"));
             parts.push("decode('fd', 'hex')".to_owned());
         }
-        parts.push(if row_is_bytes {
-            format!("({})", c.row)
-        } else {
-            format!("textsend({})", c.row)
-        });
+        parts.push(if c.bytes { format!("({})", c.row) } else { format!("textsend({})", c.row) });
         parts.push("decode('fc', 'hex')".to_owned());
         Some(format!(
             "SELECT CAST(count(*) AS text), string_agg({}, ''::bytea) FROM {} WHERE {}",
@@ -202,18 +204,21 @@ impl Dialect for Postgres {
     /// An ordered aggregate per bucket (the rows are grouped, so scan order is not theirs).
     fn bucket_digest(&self, c: &ChunkSql<'_>, bucket: &str) -> Option<String> {
         let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
+        let digest = self.sha256(&format!("string_agg({row}, '' ORDER BY {order})"), c.bytes)?;
         Some(format!(
-            "SELECT CAST({bucket} AS text), CAST(count(*) AS text), \
-             md5(string_agg({row}, '' ORDER BY {order})), '0' FROM {table} WHERE {pred} GROUP BY 1"
+            "SELECT CAST({bucket} AS text), CAST(count(*) AS text), {digest}, '0' \
+             FROM {table} WHERE {pred} GROUP BY 1"
         ))
     }
 
-    /// The count and the MD5 of the rows' texts aggregated from a subquery in key order (the
-    /// order `string_agg` sees); never cut short (a text over 1 GB fails the query instead).
+    /// The count and the SHA-256 of the rows' values aggregated from a subquery in key order
+    /// (the order `string_agg` sees); never cut short (a value over 1 GB fails the query
+    /// instead).
     fn chunk_digest(&self, c: &ChunkSql<'_>) -> Option<String> {
         let (row, table, pred, order) = (c.row, c.table, c.pred, c.order);
+        let digest = self.sha256("string_agg(r, '')", c.bytes)?;
         Some(format!(
-            "SELECT CAST(count(*) AS text), md5(string_agg(r, '')), '0' \
+            "SELECT CAST(count(*) AS text), {digest}, '0' \
              FROM (SELECT {row} AS r FROM {table} WHERE {pred} ORDER BY {order}) AS c"
         ))
     }

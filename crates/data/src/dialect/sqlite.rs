@@ -1,4 +1,4 @@
-//! SQLite SQL. SQLite has no MD5, so verify hashes SQLite rows in Rust over the canonical text
+//! SQLite SQL. SQLite has no SHA-256, so verify hashes SQLite rows in Rust over the canonical text
 //! rendered here; timestamps are text (ISO 8601) or Julian/Unix numbers as SQLite's date
 //! functions read them, at millisecond precision.
 

@@ -1,9 +1,9 @@
 //! Verify: proves source and target hold the same rows. Per table, the source's key space is
-//! cut into chunks; both databases checksum each chunk (count + one MD5 of the chunk's rows
+//! cut into chunks; both databases checksum each chunk (count + one SHA-256 of the chunk's rows
 //! concatenated in key order, computed inside the database; see `side.rs`); a differing chunk is
 //! bisected into sub-ranges down to at most `leaf_rows` rows, whose rows are matched by
 //! per-row digests: of their checksum texts fetched when the leaf is small in bytes, else
-//! MD5s computed in the databases (for an integer key, only in the leaf's buckets whose
+//! SHA-256s computed in the databases (for an integer key, only in the leaf's buckets whose
 //! checksums differ).
 //! Differences found are *suspects*: after `recheck_delay` they are read again, whole, and
 //! only those still differing are reported (in key order), so lag is not called drift.
@@ -42,7 +42,7 @@ pub struct VerifyOptions {
     /// A differing leaf estimated (its rows × the catalogue's average row size) to hold at
     /// most this many bytes per side has its rows' checksum texts fetched and compared here,
     /// one query per side; a larger leaf, or one the catalogue cannot size, is narrowed down
-    /// inside the databases first (buckets, then an MD5 per row). `u64::MAX`: always fetched.
+    /// inside the databases first (buckets, then a hash per row). `u64::MAX`: always fetched.
     pub fetch_leaf_bytes: u64,
     /// Chunks checksummed at once.
     pub concurrency: usize,
@@ -202,7 +202,7 @@ const BUCKET_MIN_ROWS: u64 = 128;
 /// The parts of a differing leaf of `n` rows to compare row by row. For an integer key, one
 /// query per side first checksums `fan_out` buckets of the leaf ([`Buckets`]), so only the
 /// differing buckets' rows are digested: a row digest costs the databases about twice a
-/// row of a chunk checksum (an MD5 and a result row each), and a planted difference is
+/// row of a chunk checksum (a hash and a result row each), and a planted difference is
 /// usually alone in its leaf. Many scattered differing buckets: the whole leaf.
 async fn leaf_ranges(
     src: &View<'_>,
@@ -217,7 +217,7 @@ async fn leaf_ranges(
         Buckets::new(lo, hi - lo, opts.fan_out)
     });
     // Both engines must hash in the database (SQLite does not).
-    let hashed = |v: &View<'_>| v.db.dialect().md5("''").is_some();
+    let hashed = |v: &View<'_>| v.db.dialect().sha256("''", false).is_some();
     let Some(b) = buckets.filter(|_| hashed(src) && hashed(tgt)) else { return Ok(vec![range]) };
     let (x, y) =
         tokio::try_join!(src.bucket_checksums(&range, &b), tgt.bucket_checksums(&range, &b))?;

@@ -1,12 +1,12 @@
 //! One side of a comparison: which table, how its key and columns read, and the three queries
 //! verify runs on it (chunk checksum, rows of a range, key at an offset).
 //!
-//! A chunk's checksum is its row count and the MD5 of its rows' checksum texts
+//! A chunk's checksum is its row count and the SHA-256 of its rows' checksum texts
 //! ([`crate::dialect::check_row`]) concatenated in key order, computed by the database in one
-//! aggregate (`GROUP_CONCAT` / `string_agg`) — one MD5 per chunk instead of reladiff's one per
+//! aggregate (`GROUP_CONCAT` / `string_agg`) — one hash per chunk instead of reladiff's MD5 per
 //! row. Equal data gives equal digests on every engine because the checksum text is equal for
 //! equal values (see [`crate::dialect`]); rows read in another order only make a chunk look
-//! different, and it is then bisected down to rows compared one by one. SQLite has no MD5: its
+//! different, and it is then bisected down to rows compared one by one. SQLite has no SHA-256: its
 //! checksum texts are fetched in key order and hashed here.
 
 use crate::db::{Db, TextRow};
@@ -15,7 +15,8 @@ use crate::error::{DataError, Side};
 use crate::keyset::{KeyRange, Query, aliased, order_by};
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
-use md5::{Digest, Md5};
+use md5::Md5;
+use sha2::{Digest, Sha256};
 
 /// A table on one side.
 pub(crate) struct View<'a> {
@@ -99,7 +100,7 @@ impl Checksum {
 }
 
 /// A row's digest: key as transfer text (for later queries), canonical key (what both sides
-/// agree on), and its checksum text itself when fetched, else that text's MD5 in hex.
+/// agree on), and its checksum text itself when fetched, else that text's SHA-256 in hex.
 #[derive(Debug, Clone)]
 pub(crate) struct RowDigest {
     pub key: Vec<String>,
@@ -188,6 +189,7 @@ impl<'a> View<'a> {
             pred: &pred,
             order: &order,
             find_cut: self.find_cut,
+            bytes: check_row_is_bytes(&self.check),
         };
         if let Some(sql) = d.chunk_digest(&c) {
             let rows = match self.db.fetch_texts(&sql, &q.params).await {
@@ -218,16 +220,16 @@ impl<'a> View<'a> {
         let sql = format!("SELECT {row} FROM {} WHERE {pred} ORDER BY {order}", self.table);
         let rows =
             self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
-        let mut md5 = Md5::new();
+        let mut sha = Sha256::new();
         for r in &rows {
-            md5.update(r.first().cloned().flatten().unwrap_or_default().as_bytes());
+            sha.update(r.first().cloned().flatten().unwrap_or_default().as_bytes());
         }
-        let digest = (!rows.is_empty()).then(|| hex(&md5.finalize()));
+        let digest = (!rows.is_empty()).then(|| hex(&sha.finalize()));
         Ok(Checksum { count: rows.len() as u64, digest, complete: true })
     }
 
     /// Count and digest of each of `buckets.parts` buckets of `range` (a single integer key),
-    /// in one query: see [`Buckets`]. `None` when the engine cannot (no MD5, or a bucket's
+    /// in one query: see [`Buckets`]. `None` when the engine cannot (no SHA-256, or a bucket's
     /// text over PostgreSQL's 1 GB), else one checksum per bucket index, all-zero for buckets
     /// without rows.
     pub async fn bucket_checksums(
@@ -248,8 +250,15 @@ impl<'a> View<'a> {
         let pred = q.range(&self.key, range, self.filter.as_deref());
         let row = check_row(d, &self.check);
         let order = order_by(&self.key);
-        let c =
-            ChunkSql { row: &row, table: &self.table, pred: &pred, order: &order, find_cut: true };
+        let bytes = check_row_is_bytes(&self.check);
+        let c = ChunkSql {
+            row: &row,
+            table: &self.table,
+            pred: &pred,
+            order: &order,
+            find_cut: true,
+            bytes,
+        };
         let Some(sql) = d.bucket_digest(&c, &bucket) else { return Ok(None) };
         let rows = match self.db.fetch_texts(&sql, &q.params).await {
             Ok(rows) => rows,
@@ -270,13 +279,13 @@ impl<'a> View<'a> {
     }
 
     /// The digest of every row of `range` (in no particular order): one query returning, per
-    /// row, its key and its checksum text's MD5, so a differing range is narrowed down to rows
-    /// without reading their columns. `fetch`: the checksum texts themselves are the digests
-    /// (both sides must fetch) — for short rows the cheaper way (an MD5 and its hex per row
+    /// row, its key and its checksum text's SHA-256, so a differing range is narrowed down to
+    /// rows without reading their columns. `fetch`: the checksum texts themselves are the
+    /// digests (both sides must fetch) — for short rows the cheaper way (a hash and its hex per row
     /// cost MariaDB more than sending the row's text; measured in `bench/README.md`). Fetched
     /// texts come packed into one value per side where the engine can
     /// ([`crate::dialect::Dialect::packed_rows`]): a result row each cost the client ≈ 1.3 µs
-    /// in sqlx's row handling. An engine without MD5 fetches the texts either way and hashes
+    /// in sqlx's row handling. An engine without SHA-256 fetches the texts either way and hashes
     /// them here when not `fetch`.
     pub async fn row_digests(
         &self,
@@ -287,6 +296,7 @@ impl<'a> View<'a> {
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
         let row = check_row(d, &self.check);
+        let bytes = check_row_is_bytes(&self.check);
         let mut select: Vec<String> = self
             .key_idx
             .iter()
@@ -296,9 +306,15 @@ impl<'a> View<'a> {
         select.extend(self.key_idx.iter().map(|&i| d.canon(self.cols[i].0, &self.cols[i].1)));
         if fetch {
             // In no order, never cut silently: no `ORDER BY`, no cut flag.
-            let c =
-                ChunkSql { row: &row, table: &self.table, pred: &pred, order: "", find_cut: false };
-            if let Some(sql) = d.packed_rows(&c, &select, check_row_is_bytes(&self.check)) {
+            let c = ChunkSql {
+                row: &row,
+                table: &self.table,
+                pred: &pred,
+                order: "",
+                find_cut: false,
+                bytes,
+            };
+            if let Some(sql) = d.packed_rows(&c, &select) {
                 let rows = self
                     .db
                     .fetch_texts_then_bytes(&sql, &q.params)
@@ -314,14 +330,15 @@ impl<'a> View<'a> {
                 // Cut by a length limit (or a NULL key): the rows one by one, below.
             }
         }
-        let hashed = d.md5(&row).filter(|_| !fetch);
+        let hashed = d.sha256(&row, bytes).filter(|_| !fetch);
         let in_db = hashed.is_some();
         select.push(hashed.unwrap_or(row));
         let sql = format!("SELECT {} FROM {} WHERE {pred}", aliased(&select), self.table);
         let k = self.key_idx.len();
         let digest = |mut r: TextRow, last: Option<Vec<u8>>| {
             let last = last.unwrap_or_default();
-            let digest = if fetch || in_db { last } else { hex(&Md5::digest(last)).into_bytes() };
+            let digest =
+                if fetch || in_db { last } else { hex(&Sha256::digest(last)).into_bytes() };
             let canon_key = r.split_off(k.min(r.len()));
             RowDigest {
                 key: r.into_iter().map(Option::unwrap_or_default).collect(),
