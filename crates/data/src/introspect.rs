@@ -16,6 +16,8 @@ pub struct ColumnInfo {
     /// The character set of a MariaDB/MySQL text column (`utf8mb4`, `latin1`…), `UTF8` for a
     /// PostgreSQL `text` or `varchar` column in a UTF8 database; `None` for other columns.
     pub charset: Option<String>,
+    /// Declared `NOT NULL`.
+    pub not_null: bool,
 }
 
 impl ColumnInfo {
@@ -52,19 +54,22 @@ pub async fn columns(db: &Db, side: Side, table: &str) -> Result<Vec<ColumnInfo>
             // A `text`/`varchar` column's "charset" is the database's encoding, when UTF8.
             "SELECT CAST(a.attname AS text), format_type(a.atttypid, a.atttypmod), \
              CASE WHEN a.atttypid IN ('text'::regtype, 'varchar'::regtype) \
-             AND current_setting('server_encoding') = 'UTF8' THEN 'UTF8' END \
+             AND current_setting('server_encoding') = 'UTF8' THEN 'UTF8' END, \
+             CASE WHEN a.attnotnull THEN '1' ELSE '0' END \
              FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
              AND NOT a.attisdropped ORDER BY a.attnum",
             vec![Some(db.dialect().table(table))],
         ),
         Db::MySql(_) => (
-            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(CHARACTER_SET_NAME AS CHAR) \
+            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(CHARACTER_SET_NAME AS CHAR), \
+             IF(IS_NULLABLE = 'NO', '1', '0') \
              FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             vec![schema, Some(name)],
         ),
         Db::Sqlite(_) => (
-            "SELECT name, type, NULL FROM pragma_table_info(?1, COALESCE(?2, 'main')) ORDER BY cid",
+            "SELECT name, type, NULL, CAST(\"notnull\" AS TEXT) \
+             FROM pragma_table_info(?1, COALESCE(?2, 'main')) ORDER BY cid",
             vec![Some(name), schema],
         ),
     };
@@ -80,8 +85,9 @@ pub async fn columns(db: &Db, side: Side, table: &str) -> Result<Vec<ColumnInfo>
             let name = it.next().flatten()?;
             let declared = it.next().flatten().unwrap_or_default();
             let charset = it.next().flatten();
+            let not_null = it.next().flatten().as_deref() == Some("1");
             let class = classify(engine, &declared);
-            Some(ColumnInfo { name, declared, class, charset })
+            Some(ColumnInfo { name, declared, class, charset, not_null })
         })
         .collect())
 }

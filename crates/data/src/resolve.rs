@@ -31,6 +31,10 @@ pub struct ResolvedColumn {
     pub source_shape: Shape,
     /// The target column's [`Shape`].
     pub target_shape: Shape,
+    /// The value is a source column unchanged that is declared `NOT NULL`.
+    pub source_not_null: bool,
+    /// The target column is declared `NOT NULL`.
+    pub target_not_null: bool,
     /// This column is read as it is: the source (MariaDB/MySQL or PostgreSQL) sends it in a
     /// binary form the reader renders as its transfer text (`crate::db`'s MariaDB reader,
     /// `crate::pgread`), so the source's SQL converts nothing ([`reads_raw`]).
@@ -187,6 +191,8 @@ fn column(
         check: check_form((source.engine(), source_shape), (target.engine(), target_shape), plain),
         source_shape,
         target_shape,
+        source_not_null: plain && source_col.is_some_and(|s| s.not_null),
+        target_not_null: t.not_null,
         source_raw: source_col
             .is_some_and(|s| reads_raw(source.engine(), s, source_shape, t.class)),
         copy: (target.engine() == Engine::Postgres).then(|| wire(&t.declared)).flatten(),

@@ -98,8 +98,9 @@ impl Dialect for MySql {
         for p in parts {
             match p {
                 CheckPart::Text(t) => args.push(t.clone()),
-                CheckPart::Framed(t) => {
-                    args.push(format!("COALESCE(CAST({t} AS BINARY), X'FE')"));
+                CheckPart::Framed { expr, nullable } => {
+                    let bytes = format!("CAST({expr} AS BINARY)");
+                    args.push(if *nullable { format!("COALESCE({bytes}, X'FE')") } else { bytes });
                     args.push("X'FF'".to_owned());
                 }
             }

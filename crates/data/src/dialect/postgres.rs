@@ -163,12 +163,17 @@ impl Dialect for Postgres {
         for p in parts {
             match p {
                 CheckPart::Text(t) => run.push(t),
-                CheckPart::Framed(t) => {
+                CheckPart::Framed { expr, nullable } => {
                     if !run.is_empty() {
                         out.push(format!("textsend({})", run.join(" || ")));
                         run.clear();
                     }
-                    out.push(format!("COALESCE(textsend({t}), decode('fe', 'hex'))"));
+                    let bytes = format!("textsend({expr})");
+                    out.push(if *nullable {
+                        format!("COALESCE({bytes}, decode('fe', 'hex'))")
+                    } else {
+                        bytes
+                    });
                     out.push("decode('ff', 'hex')".to_owned());
                 }
             }

@@ -132,6 +132,7 @@ impl<'a> View<'a> {
                     expr: c.source_expr.clone(),
                     form: c.check,
                     shape: c.source_shape,
+                    not_null: c.source_not_null,
                 })
                 .collect(),
             key_idx: t.key.iter().map(|k| k.index).collect(),
@@ -157,6 +158,7 @@ impl<'a> View<'a> {
                     expr: d.quote(&c.target),
                     form: c.check,
                     shape: c.target_shape,
+                    not_null: c.target_not_null,
                 })
                 .collect(),
             key_idx: t.key.iter().map(|k| k.index).collect(),

@@ -261,3 +261,136 @@ async fn rows_beyond_a_cut_group_concat_are_still_compared() {
     other.drop().await;
     my.drop().await;
 }
+
+/// Each side leaves the NULL test out of its own `NOT NULL` columns (their text is the same):
+/// source columns `NOT NULL`, target columns nullable, and the reverse. Equal data still hashes
+/// equal; a NULL on the nullable side and a changed value are still found — and a row holding
+/// a MariaDB zero date in a NOT NULL column stays in the digest.
+#[tokio::test]
+async fn not_null_on_one_side_only_hashes_equal_and_still_finds_differences() {
+    let my = MyDatabase::new().await;
+    let pg = PgSchema::new().await;
+    my.db
+        .execute(
+            "CREATE TABLE nn (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL, \
+             amount DECIMAL(12,4) NOT NULL, created DATETIME(6) NOT NULL, qty INT NULL, \
+             note TEXT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            &[],
+        )
+        .await
+        .unwrap();
+    my.db
+        .execute(
+            "INSERT INTO nn SELECT seq, CONCAT('n ', seq, IF(seq % 5 = 0, ' 😀', '')), \
+             seq * 1.25, TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL seq MICROSECOND, \
+             seq % 9, IF(seq % 4 = 0, NULL, CONCAT('note ', seq)) FROM seq_1_to_300",
+            &[],
+        )
+        .await
+        .unwrap();
+    pg.exec(
+        "CREATE TABLE {schema}.nn (id bigint NOT NULL PRIMARY KEY, name varchar(50), \
+         amount numeric(12,4), created timestamp(6), qty integer NOT NULL, note text NOT NULL \
+         DEFAULT '')",
+    )
+    .await;
+    // The target's `note` is NOT NULL: the source's NULLs become '' on the way (a transform
+    // would make the source side canonical; here the copy is plain and the rows with a NULL
+    // note are left out of the comparison by the filter).
+    let cfg = data_config(&format!(
+        "source = \"mysql://unused\"\ntarget = \"postgres://unused\"\n\
+         [[domains.d.data.tables]]\nsource = \"nn\"\ntarget = \"{}.nn\"\nkey = [\"id\"]\n\
+         filter = \"note IS NOT NULL\"\n",
+        pg.name
+    ));
+    let tables = resolve_tables(&my.db, &pg.db, &cfg.tables).await.unwrap();
+    let flags: BTreeMap<&str, (bool, bool)> = tables[0]
+        .columns
+        .iter()
+        .map(|c| (c.target.as_str(), (c.source_not_null, c.target_not_null)))
+        .collect();
+    let expected = [
+        ("amount", (true, false)),
+        ("created", (true, false)),
+        ("id", (true, true)),
+        ("name", (true, false)),
+        ("note", (false, true)),
+        ("qty", (false, true)),
+    ];
+    assert_eq!(flags, expected.into_iter().collect());
+    backfill(&my.db, &pg.db, &tables, &plain_backfill(100, 1), &Progress::default()).await.unwrap();
+    let opts = [quick_verify(), super::fetching_verify()];
+    for o in &opts {
+        let clean = verify(&my.db, &pg.db, &tables, o).await.unwrap();
+        assert!(clean.is_equal(), "{}", clean.to_text());
+        assert_eq!(clean.tables[0].chunks_differing, 0, "{}", clean.to_text());
+    }
+    let s = &pg.name;
+    pg.exec(&format!("UPDATE {s}.nn SET name = NULL WHERE id = 10")).await;
+    pg.exec(&format!("UPDATE {s}.nn SET amount = NULL WHERE id = 21")).await;
+    pg.exec(&format!("UPDATE {s}.nn SET created = NULL WHERE id = 33")).await;
+    pg.exec(&format!("UPDATE {s}.nn SET name = 'n 45 😃' WHERE id = 45")).await;
+    pg.exec(&format!("UPDATE {s}.nn SET qty = 100 WHERE id = 50")).await;
+    pg.exec(&format!("UPDATE {s}.nn SET note = 'x' WHERE id = 61")).await;
+    for o in &opts {
+        let report = verify(&my.db, &pg.db, &tables, o).await.unwrap();
+        let found: Vec<(String, Vec<String>)> = report.tables[0]
+            .differences
+            .iter()
+            .map(|d| (d.key[0].clone(), d.columns.iter().map(|c| c.column.clone()).collect()))
+            .collect();
+        let want: Vec<(String, Vec<String>)> = [
+            ("10", "name"),
+            ("21", "amount"),
+            ("33", "created"),
+            ("45", "name"),
+            ("50", "qty"),
+            ("61", "note"),
+        ]
+        .iter()
+        .map(|(k, c)| ((*k).to_owned(), vec![(*c).to_owned()]))
+        .collect();
+        assert_eq!(found, want, "{}", report.to_text());
+    }
+
+    // MariaDB → MariaDB with zero dates in a NOT NULL column, checksummed without a NULL test:
+    // some renderings of a zero date are NULL (the canonical `TIMESTAMPDIFF`, which keeps its
+    // test), and a NULL there would drop the whole row out of both digests, so that a change
+    // in its other columns went unseen. Row 9 holds a zero date.
+    let other = MyDatabase::new().await;
+    let zero =
+        "CREATE TABLE z (id BIGINT NOT NULL PRIMARY KEY, d DATETIME NOT NULL, v INT NOT NULL)";
+    for db in [&my.db, &other.db] {
+        db.execute("SET SESSION sql_mode = ''", &[]).await.unwrap();
+        db.execute(zero, &[]).await.unwrap();
+    }
+    for db in [&my.db, &other.db] {
+        db.execute(
+            "INSERT INTO z SELECT seq, IF(seq % 3 = 0, '0000-00-00 00:00:00', '2024-01-01'), seq \
+             FROM seq_1_to_50",
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    other.db.execute("UPDATE z SET v = 0 WHERE id = 9", &[]).await.unwrap();
+    let cfg = data_config(
+        "source = \"mysql://unused\"\ntarget = \"mysql://unused\"\n\
+         [[domains.d.data.tables]]\nsource = \"z\"\ntarget = \"z\"\nkey = [\"id\"]\n",
+    );
+    let tables = resolve_tables(&my.db, &other.db, &cfg.tables).await.unwrap();
+    let d = &tables[0].columns[0];
+    assert_eq!(
+        (d.target.as_str(), d.check, d.source_not_null),
+        ("d", CheckForm::IsoTimestamp, true)
+    );
+    for o in &opts {
+        let report = verify(&my.db, &other.db, &tables, o).await.unwrap();
+        let keys: Vec<&str> =
+            report.tables[0].differences.iter().map(|d| d.key[0].as_str()).collect();
+        assert_eq!(keys, ["9"], "{}", report.to_text());
+    }
+    other.drop().await;
+    pg.drop().await;
+    my.drop().await;
+}
