@@ -185,11 +185,10 @@ pub trait Dialect: Sync + Send {
     /// A query returning one row for the rows of `c.table` matching `c.pred`, in no
     /// particular order: their count (text) and all of them packed into one binary value —
     /// per row each of `keys` (SQL text expressions) followed by the byte `0xFD`, then the
-    /// row's checksum text `c.row` (binary when `c.bytes`),
-    /// then `0xFC`. Neither byte occurs in UTF-8 text nor in a checksum text (UTF-8, ASCII
-    /// and the framing bytes `0xFE`/`0xFF`), so the client splits the value unambiguously. A
-    /// row whose key is NULL is left out (the count then disagrees). `None`: the engine
-    /// returns the rows one by one.
+    /// row's checksum text `c.row` (binary when `c.bytes`), then `0xFC`. Neither byte occurs
+    /// in UTF-8 text nor in a checksum text (UTF-8, ASCII and the framing bytes `0xFE`/`0xFF`),
+    /// so the client splits the value unambiguously. A row whose key is NULL is left out (the
+    /// count then disagrees). `None`: the engine returns the rows one by one.
     fn packed_rows(&self, c: &ChunkSql<'_>, keys: &[String]) -> Option<String> {
         let _ = (c, keys);
         None
