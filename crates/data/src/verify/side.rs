@@ -27,8 +27,9 @@ pub(crate) struct View<'a> {
     key: Vec<(String, Class)>,
     /// Canonical inputs per target column: (class, expression on this side).
     cols: Vec<(Class, String)>,
-    /// Checksum inputs per target column.
-    check: Vec<CheckColumn>,
+    /// A row's checksum text on this side ([`check_row`]), and whether it is binary.
+    row: String,
+    row_bytes: bool,
     key_idx: Vec<usize>,
     filter: Option<String>,
     /// The other side can cut its chunk digests too (both MariaDB/MySQL), so a cut must be
@@ -117,6 +118,17 @@ pub(crate) struct CanonRow {
 
 impl<'a> View<'a> {
     pub fn source(db: &'a Db, t: &ResolvedTable) -> View<'a> {
+        let check: Vec<CheckColumn> = t
+            .columns
+            .iter()
+            .map(|c| CheckColumn {
+                class: c.class,
+                expr: c.source_expr.clone(),
+                form: c.check,
+                shape: c.source_shape,
+                not_null: c.source_not_null,
+            })
+            .collect();
         View {
             db,
             side: Side::Source,
@@ -124,17 +136,8 @@ impl<'a> View<'a> {
             table: t.source_table.clone(),
             key: t.source_key(),
             cols: t.columns.iter().map(|c| (c.class, c.source_expr.clone())).collect(),
-            check: t
-                .columns
-                .iter()
-                .map(|c| CheckColumn {
-                    class: c.class,
-                    expr: c.source_expr.clone(),
-                    form: c.check,
-                    shape: c.source_shape,
-                    not_null: c.source_not_null,
-                })
-                .collect(),
+            row: check_row(db.dialect(), &check),
+            row_bytes: check_row_is_bytes(&check),
             key_idx: t.key.iter().map(|k| k.index).collect(),
             filter: t.filter.clone(),
             find_cut: true,
@@ -143,6 +146,17 @@ impl<'a> View<'a> {
 
     pub fn target(db: &'a Db, t: &ResolvedTable) -> View<'a> {
         let d = db.dialect();
+        let check: Vec<CheckColumn> = t
+            .columns
+            .iter()
+            .map(|c| CheckColumn {
+                class: c.class,
+                expr: d.quote(&c.target),
+                form: c.check,
+                shape: c.target_shape,
+                not_null: c.target_not_null,
+            })
+            .collect();
         View {
             db,
             side: Side::Target,
@@ -150,17 +164,8 @@ impl<'a> View<'a> {
             table: t.target_table.clone(),
             key: t.target_key(db),
             cols: t.columns.iter().map(|c| (c.class, d.quote(&c.target))).collect(),
-            check: t
-                .columns
-                .iter()
-                .map(|c| CheckColumn {
-                    class: c.class,
-                    expr: d.quote(&c.target),
-                    form: c.check,
-                    shape: c.target_shape,
-                    not_null: c.target_not_null,
-                })
-                .collect(),
+            row: check_row(d, &check),
+            row_bytes: check_row_is_bytes(&check),
             key_idx: t.key.iter().map(|k| k.index).collect(),
             filter: None,
             find_cut: true,
@@ -174,6 +179,18 @@ impl<'a> View<'a> {
         self
     }
 
+    /// The parts of a query over this view's rows matching `pred`.
+    fn chunk_sql<'s>(&'s self, pred: &'s str, order: &'s str, find_cut: bool) -> ChunkSql<'s> {
+        ChunkSql {
+            row: &self.row,
+            table: &self.table,
+            pred,
+            order,
+            find_cut,
+            bytes: self.row_bytes,
+        }
+    }
+
     fn err(&self, doing: &str) -> impl FnOnce(sqlx::Error) -> DataError {
         DataError::sql(self.side, format!("{doing} ({})", self.name))
     }
@@ -183,16 +200,8 @@ impl<'a> View<'a> {
         let d = self.db.dialect();
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
-        let row = check_row(d, &self.check);
         let order = order_by(&self.key);
-        let c = ChunkSql {
-            row: &row,
-            table: &self.table,
-            pred: &pred,
-            order: &order,
-            find_cut: self.find_cut,
-            bytes: check_row_is_bytes(&self.check),
-        };
+        let c = self.chunk_sql(&pred, &order, self.find_cut);
         if let Some(sql) = d.chunk_digest(&c) {
             let rows = match self.db.fetch_texts(&sql, &q.params).await {
                 Ok(rows) => rows,
@@ -219,7 +228,7 @@ impl<'a> View<'a> {
             };
             return Ok(Checksum::from_texts(rows.into_iter().next().unwrap_or_default()));
         }
-        let sql = format!("SELECT {row} FROM {} WHERE {pred} ORDER BY {order}", self.table);
+        let sql = format!("SELECT {} FROM {} WHERE {pred} ORDER BY {order}", self.row, self.table);
         let rows =
             self.db.fetch_texts(&sql, &q.params).await.map_err(self.err("checksum a chunk"))?;
         let mut sha = Sha256::new();
@@ -250,17 +259,8 @@ impl<'a> View<'a> {
         let div = d.int_div(&format!("({k} - {lo} - 1) * {parts}"), &width);
         let bucket = format!("LEAST({last}, GREATEST(0, {div}))");
         let pred = q.range(&self.key, range, self.filter.as_deref());
-        let row = check_row(d, &self.check);
         let order = order_by(&self.key);
-        let bytes = check_row_is_bytes(&self.check);
-        let c = ChunkSql {
-            row: &row,
-            table: &self.table,
-            pred: &pred,
-            order: &order,
-            find_cut: true,
-            bytes,
-        };
+        let c = self.chunk_sql(&pred, &order, true);
         let Some(sql) = d.bucket_digest(&c, &bucket) else { return Ok(None) };
         let rows = match self.db.fetch_texts(&sql, &q.params).await {
             Ok(rows) => rows,
@@ -297,8 +297,6 @@ impl<'a> View<'a> {
         let d = self.db.dialect();
         let mut q = Query::new(d);
         let pred = q.range(&self.key, range, self.filter.as_deref());
-        let row = check_row(d, &self.check);
-        let bytes = check_row_is_bytes(&self.check);
         let mut select: Vec<String> = self
             .key_idx
             .iter()
@@ -308,15 +306,7 @@ impl<'a> View<'a> {
         select.extend(self.key_idx.iter().map(|&i| d.canon(self.cols[i].0, &self.cols[i].1)));
         if fetch {
             // In no order, never cut silently: no `ORDER BY`, no cut flag.
-            let c = ChunkSql {
-                row: &row,
-                table: &self.table,
-                pred: &pred,
-                order: "",
-                find_cut: false,
-                bytes,
-            };
-            if let Some(sql) = d.packed_rows(&c, &select) {
+            if let Some(sql) = d.packed_rows(&self.chunk_sql(&pred, "", false), &select) {
                 let rows = self
                     .db
                     .fetch_texts_then_bytes(&sql, &q.params)
@@ -332,9 +322,9 @@ impl<'a> View<'a> {
                 // Cut by a length limit (or a NULL key): the rows one by one, below.
             }
         }
-        let hashed = d.sha256(&row, bytes).filter(|_| !fetch);
+        let hashed = d.sha256(&self.row, self.row_bytes).filter(|_| !fetch);
         let in_db = hashed.is_some();
-        select.push(hashed.unwrap_or(row));
+        select.push(hashed.unwrap_or_else(|| self.row.clone()));
         let sql = format!("SELECT {} FROM {} WHERE {pred}", aliased(&select), self.table);
         let k = self.key_idx.len();
         let digest = |mut r: TextRow, last: Option<Vec<u8>>| {
