@@ -91,17 +91,26 @@ impl Dialect for MySql {
         format!("CONCAT({})", parts.join(", "))
     }
 
-    /// One `CONCAT`; a framed part is its text as a binary string (so `X'FE'` does not have
-    /// to be valid utf8mb4) and the `0xFF` after it, which makes the whole value binary.
+    /// One `CONCAT`; a framed part is the column itself, then `0xFF`, with `0xFE` for NULL.
+    /// The framing bytes are `CAST(X'..' AS BINARY)`: binary strings of the column's own
+    /// derivation (implicit), and at equal derivation a binary string wins the collation
+    /// aggregation (MariaDB `DTCollation::aggregate`). So `COALESCE` and `CONCAT` are binary
+    /// and take the utf8mb4 text's bytes as they are — a bare `X'FE'` (coercible) would be
+    /// converted to utf8mb4 instead and refused (error 1300) — with no copy: casting the column
+    /// itself to `BINARY` cost ≈ 8 % of MariaDB's chunk checksum CPU (measured).
+    /// A framed part is always a plain column ([`CheckForm::Utf8`] needs one).
     fn check_concat(&self, parts: &[CheckPart]) -> String {
         let mut args = Vec::with_capacity(parts.len() + 1);
         for p in parts {
             match p {
                 CheckPart::Text(t) => args.push(t.clone()),
                 CheckPart::Framed { expr, nullable } => {
-                    let bytes = format!("CAST({expr} AS BINARY)");
-                    args.push(if *nullable { format!("COALESCE({bytes}, X'FE')") } else { bytes });
-                    args.push("X'FF'".to_owned());
+                    args.push(if *nullable {
+                        format!("COALESCE({expr}, {NULL_BYTE})")
+                    } else {
+                        expr.clone()
+                    });
+                    args.push(END_BYTE.to_owned());
                 }
             }
         }
@@ -148,10 +157,10 @@ impl Dialect for MySql {
             // the end (the rtrim's share of MariaDB's samples in a chunk checksum: 4.8 % →
             // 2.3 %). The text is ASCII, so its bytes are unchanged.
             (CheckForm::Decimal { trim: true }, Shape::Decimal { scale }) if scale > 0 => {
-                trim_fraction(&format!("CAST({own} AS BINARY)"))
+                trim_fraction_bytes(&own)
             }
             (CheckForm::IsoTimestamp, Shape::Timestamp { precision }) if precision > 0 => {
-                trim_fraction(&format!("CAST({own} AS BINARY)"))
+                trim_fraction_bytes(&own)
             }
             _ => own,
         }
@@ -234,3 +243,15 @@ fn trim_decimal(dec: &str) -> String {
 fn trim_fraction(text: &str) -> String {
     format!("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text}))")
 }
+
+/// [`trim_fraction`] of a decimal or temporal column's text, as bytes: a number's or a
+/// time's text (numeric derivation) aggregates with the binary literals `X'30'` (`0`) and
+/// `X'2E'` (`.`) to binary, so `TRIM` takes its single-byte path without a `CAST` copying the
+/// text first (≈ 2 % of MariaDB's chunk checksum CPU, measured).
+fn trim_fraction_bytes(column: &str) -> String {
+    format!("TRIM(TRAILING X'2E' FROM TRIM(TRAILING X'30' FROM {column}))")
+}
+
+/// `0xFE`, a framed part's NULL, and `0xFF`, its end, as [`MySql::check_concat`] says.
+const NULL_BYTE: &str = "CAST(X'FE' AS BINARY)";
+const END_BYTE: &str = "CAST(X'FF' AS BINARY)";
