@@ -119,6 +119,21 @@ async fn workers_take_key_ranges_in_key_order() {
         pg.name
     );
     assert_eq!(scalar(&pg.db, &sql).await.as_deref(), Some("id"), "statistics of the key");
+    // From a small sample (target 10: at most 11 histogram bounds), yet a row count close to
+    // the table's.
+    let sql = format!(
+        "SELECT CAST(array_length(histogram_bounds::text::text[], 1) AS text) FROM pg_stats \
+         WHERE schemaname = '{}' AND tablename = 'seq_rows'",
+        pg.name
+    );
+    let bounds: usize = scalar(&pg.db, &sql).await.unwrap().parse().unwrap();
+    assert!((2..=11).contains(&bounds), "{bounds} histogram bounds");
+    let sql = format!(
+        "SELECT CAST(reltuples AS text) FROM pg_class WHERE oid = '{}.seq_rows'::regclass",
+        pg.name
+    );
+    let tuples: f64 = scalar(&pg.db, &sql).await.unwrap().parse().unwrap();
+    assert!((5000.0..=7000.0).contains(&tuples), "reltuples {tuples}");
     let sql = format!(
         "EXPLAIN SELECT id FROM {}.seq_rows WHERE id > 100 AND id <= 200 ORDER BY id",
         pg.name
