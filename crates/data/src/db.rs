@@ -3,7 +3,7 @@
 
 use crate::dialect::{self, Dialect};
 use crate::error::{DataError, Side};
-use crate::{pgread, render};
+use crate::{myread, pgread};
 use ficus_model::mapping::Engine;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -195,7 +195,7 @@ impl Db {
             }
             Db::MySql(p) => {
                 let rows = bind_all(sqlx::query(sql), params).fetch_all(p).await?;
-                rows.iter().map(|r| then_bytes(r, mysql_first_texts)).collect()
+                rows.iter().map(|r| then_bytes(r, myread::texts)).collect()
             }
         }
     }
@@ -395,100 +395,8 @@ where
 }
 
 /// MariaDB types expressions such as `CONCAT(…)` or `CAST(… AS CHAR)` inconsistently (some with
-/// the binary collation), so text is decoded without sqlx's type check, as UTF-8.
+/// the binary collation), so text is decoded without sqlx's type check, as UTF-8
+/// ([`myread::texts`]).
 fn mysql_texts(row: &sqlx::mysql::MySqlRow) -> Result<TextRow, sqlx::Error> {
-    mysql_first_texts(row, row.len())
-}
-
-/// [`mysql_texts`] of a row's first `n` columns.
-fn mysql_first_texts(row: &sqlx::mysql::MySqlRow, n: usize) -> Result<TextRow, sqlx::Error> {
-    use sqlx::{Column, TypeInfo};
-    let columns = row.columns();
-    (0..n)
-        .map(|i| {
-            let raw: Option<&[u8]> = row.try_get_unchecked(i)?;
-            let bad = |source: Box<dyn std::error::Error + Send + Sync>| {
-                sqlx::Error::ColumnDecode { index: i.to_string(), source }
-            };
-            let Some(b) = raw else { return Ok(None) };
-            let ty = columns.get(i).map_or("", |c| c.type_info().name());
-            match mysql_value_text(ty, b) {
-                Some(Ok(text)) => Ok(Some(text)),
-                Some(Err(e)) => Err(bad(Box::new(e))),
-                None => Err(bad(format!("a {ty} value of {} bytes", b.len()).into())),
-            }
-        })
-        .collect()
-}
-
-/// One MariaDB/MySQL value of type `ty` (sqlx's name for it) as text. `sqlx::query` always
-/// runs a prepared statement, so values come in the binary protocol (MariaDB manual, "Binary
-/// Protocol Result-Set Row"): integers as little-endian integers, rendered in decimal as
-/// `CAST(… AS CHAR)` does; `DATETIME`/`TIMESTAMP` and `DATE` as a length byte and their
-/// fields, rendered `YYYY-MM-DD HH:MM:SS.ffffff` (always six fraction digits, as the transfer's
-/// `DATE_FORMAT(…, '%f')`) and `YYYY-MM-DD`; everything else as its bytes, taken as UTF-8.
-/// `None` when an integer or date has the wrong length; the inner error when text is not
-/// UTF-8.
-fn mysql_value_text(ty: &str, b: &[u8]) -> Option<Result<String, std::string::FromUtf8Error>> {
-    let le = |n: usize| -> Option<u64> {
-        (b.len() == n).then(|| b.iter().rev().fold(0u64, |acc, x| acc << 8 | u64::from(*x)))
-    };
-    let mut n = itoa::Buffer::new();
-    let text = match ty {
-        // `BOOLEAN` is sqlx's name for `tinyint(1)`, signed or not; a signed byte is the
-        // common case, and raw `tinyint` columns are never selected for transfer.
-        "TINYINT" | "BOOLEAN" => n.format(le(1)? as u8 as i8).to_owned(),
-        "SMALLINT" => n.format(le(2)? as u16 as i16).to_owned(),
-        "INT" | "MEDIUMINT" => n.format(le(4)? as u32 as i32).to_owned(),
-        "BIGINT" => n.format(le(8)? as i64).to_owned(),
-        "TINYINT UNSIGNED" => n.format(le(1)?).to_owned(),
-        "SMALLINT UNSIGNED" | "YEAR" => n.format(le(2)?).to_owned(),
-        "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => n.format(le(4)?).to_owned(),
-        "BIGINT UNSIGNED" => n.format(le(8)?).to_owned(),
-        "DATETIME" | "TIMESTAMP" | "DATE" => {
-            // [len, year (2, LE), month, day, hour, minute, second, microseconds (4, LE)],
-            // the fields past `len` left out when zero.
-            let (&len, f) = b.split_first()?;
-            if usize::from(len) != f.len() || ![0, 4, 7, 11].contains(&len) {
-                return None;
-            }
-            let at = |i: usize| f.get(i).copied().map_or(0, u32::from);
-            let micros = at(7) | at(8) << 8 | at(9) << 16 | at(10) << 24;
-            let time = (ty != "DATE").then(|| (at(4), at(5), at(6), micros));
-            render::datetime(at(0) | at(1) << 8, at(2), at(3), time)
-        }
-        _ => return Some(String::from_utf8(b.to_vec())),
-    };
-    Some(Ok(text))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mysql_value_text;
-
-    fn text(ty: &str, b: &[u8]) -> Option<String> {
-        mysql_value_text(ty, b).map(|r| r.unwrap())
-    }
-
-    #[test]
-    fn binary_protocol_values_render_as_text() {
-        assert_eq!(text("BIGINT", &(-5i64).to_le_bytes()).as_deref(), Some("-5"));
-        assert_eq!(text("INT UNSIGNED", &u32::MAX.to_le_bytes()).as_deref(), Some("4294967295"));
-        assert_eq!(text("SMALLINT", &(-2i16).to_le_bytes()).as_deref(), Some("-2"));
-        // 2024-01-02 03:04:05.000006, then the same day with the zero fields left out.
-        let full = [11, 0xe8, 0x07, 1, 2, 3, 4, 5, 6, 0, 0, 0];
-        assert_eq!(text("DATETIME", &full).as_deref(), Some("2024-01-02 03:04:05.000006"));
-        assert_eq!(
-            text("DATETIME", &[4, 0xe8, 0x07, 1, 2]).as_deref(),
-            Some("2024-01-02 00:00:00.000000")
-        );
-        assert_eq!(text("DATE", &[4, 0xe8, 0x07, 1, 2]).as_deref(), Some("2024-01-02"));
-        assert_eq!(text("TIMESTAMP", &[0]).as_deref(), Some("0000-00-00 00:00:00.000000"));
-        assert_eq!(text("VARCHAR", "é😀".as_bytes()).as_deref(), Some("é😀"));
-        // Wrong lengths are refused, not misread.
-        assert_eq!(text("BIGINT", &[1, 2, 3, 4]), None);
-        assert_eq!(text("DATETIME", &[7, 1, 2, 3]), None);
-        assert_eq!(text("DATETIME", &[5, 0xe8, 0x07, 1, 2, 3]), None);
-        assert!(mysql_value_text("TEXT", &[0xff]).is_some_and(|r| r.is_err()));
-    }
+    myread::texts(row, row.len())
 }

@@ -16,6 +16,7 @@ pub mod dialect;
 pub mod error;
 pub mod introspect;
 mod keyset;
+mod myread;
 pub mod pgcopy;
 mod pgread;
 mod rate;

@@ -85,10 +85,7 @@ pub fn wire(declared: &str) -> Option<Wire> {
 /// this module reads (see the module docs) or a row has the wrong width.
 pub fn encode(rows: &[TextRow], wires: &[Wire]) -> Option<Vec<u8>> {
     let fields = i16::try_from(wires.len()).ok()?;
-    let mut out = Vec::with_capacity(64 + rows.len() * (2 + 12 * wires.len() + 48));
-    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    out.extend_from_slice(&0i32.to_be_bytes()); // flags: no OIDs
-    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    let mut out = start(rows.len(), wires.len());
     for row in rows {
         if row.len() != wires.len() {
             return None;
@@ -96,17 +93,36 @@ pub fn encode(rows: &[TextRow], wires: &[Wire]) -> Option<Vec<u8>> {
         out.extend_from_slice(&fields.to_be_bytes());
         for (value, &w) in row.iter().zip(wires) {
             match value {
-                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                None => null(&mut out),
                 Some(s) => field(&mut out, w, s)?,
             }
         }
     }
-    out.extend_from_slice(&(-1i16).to_be_bytes());
+    finish(&mut out);
     Some(out)
 }
 
+/// A stream's signature and header, with room for about `rows` rows of `columns` values.
+pub(crate) fn start(rows: usize, columns: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + rows * (2 + 12 * columns + 48));
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags: no OIDs
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    out
+}
+
+/// A NULL field.
+pub(crate) fn null(out: &mut Vec<u8>) {
+    out.extend_from_slice(&(-1i32).to_be_bytes());
+}
+
+/// A stream's trailer.
+pub(crate) fn finish(out: &mut Vec<u8>) {
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+}
+
 /// One non-NULL field: its length, then its bytes.
-fn field(out: &mut Vec<u8>, w: Wire, s: &str) -> Option<()> {
+pub(crate) fn field(out: &mut Vec<u8>, w: Wire, s: &str) -> Option<()> {
     match w {
         Wire::Int2 => fixed(out, &i16::try_from(int(s)?).ok()?.to_be_bytes()),
         Wire::Int4 => fixed(out, &i32::try_from(int(s)?).ok()?.to_be_bytes()),
@@ -144,7 +160,7 @@ fn field(out: &mut Vec<u8>, w: Wire, s: &str) -> Option<()> {
 }
 
 /// A field's length, then its bytes; `None` past 2 GiB (PostgreSQL takes no field that long).
-fn fixed(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
+pub(crate) fn fixed(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
     out.extend_from_slice(&i32::try_from(bytes.len()).ok()?.to_be_bytes());
     out.extend_from_slice(bytes);
     Some(())
@@ -234,11 +250,8 @@ fn timestamp(s: &str) -> Option<i64> {
     if b.len() < 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let days = i64::from(date(&b[..10])?);
+    let days = date(&b[..10])?;
     let (h, mi, sec) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
-    if h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
     let mut micros = 0;
     if b.len() > 19 {
         let frac = &b[20..];
@@ -247,7 +260,18 @@ fn timestamp(s: &str) -> Option<i64> {
         }
         micros = num(frac)? * 10i64.pow(6 - frac.len() as u32);
     }
-    Some(days * MICROS_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1_000_000 + micros)
+    timestamp_micros(days, [h, mi, sec, micros])
+}
+
+/// Days since 2000-01-01 and `[hour, minute, second, microseconds]` of a time of day (each in
+/// its range, no leap second) as microseconds since 2000-01-01 00:00:00.
+pub(crate) fn timestamp_micros(days: i32, time: [i64; 4]) -> Option<i64> {
+    let [h, mi, sec, micros] = time;
+    let in_range = |v: i64, max: i64| (0..=max).contains(&v);
+    if !in_range(h, 23) || !in_range(mi, 59) || !in_range(sec, 59) || !in_range(micros, 999_999) {
+        return None;
+    }
+    Some(i64::from(days) * MICROS_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1_000_000 + micros)
 }
 
 /// `YYYY-MM-DD` (years 1–9999, a real calendar day) as days since 2000-01-01.
@@ -255,7 +279,11 @@ fn date(b: &[u8]) -> Option<i32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let (y, m, d) = (num(&b[..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    days(num(&b[..4])?, num(&b[5..7])?, num(&b[8..10])?)
+}
+
+/// A real calendar day of the years 1–9999 as days since 2000-01-01.
+pub(crate) fn days(y: i64, m: i64, d: i64) -> Option<i32> {
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
     let month_days = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -264,7 +292,7 @@ fn date(b: &[u8]) -> Option<i32> {
         2 => 28,
         _ => return None,
     };
-    if y == 0 || d == 0 || d > month_days {
+    if !(1..=9999).contains(&y) || d < 1 || d > month_days {
         return None;
     }
     i32::try_from(render::days_from_civil(y, m, d) - PG_EPOCH_DAYS).ok()

@@ -2,10 +2,15 @@
 //! backfill), or the rows with given keys (change capture and repair). Both use one select list,
 //! so every path writes a row through the same mapping and transforms.
 
-use crate::db::{Db, DbTx, TextRow};
+use crate::db::{Db, DbTx, TextRow, bind_all};
 use crate::error::{DataError, Side};
 use crate::keyset::{Key, KeyRange, Query, aliased, order_by};
+use crate::myread;
+use crate::pgcopy::Wire;
 use crate::resolve::ResolvedTable;
+use sqlx::mysql::MySqlRow;
+use sqlx::{AssertSqlSafe, Row};
+use std::borrow::Cow;
 
 /// Keys per `WHERE key = … OR …` read.
 const KEYS_PER_READ: usize = 200;
@@ -68,6 +73,85 @@ pub(crate) async fn read_chunk(
         .fetch_texts(&sql, &params)
         .await
         .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
+}
+
+/// A chunk of source rows, as the backfill's writer takes them.
+pub(crate) enum Chunk {
+    /// Transfer text, in `ResolvedTable::columns` order.
+    Text(Vec<TextRow>),
+    /// MariaDB/MySQL rows as sqlx received them, already encoded as a binary `COPY` stream
+    /// ([`myread::copy`]); `last` is the last row as text, whose key advances the checkpoint.
+    Copy { rows: Vec<MySqlRow>, data: Vec<u8>, last: TextRow },
+}
+
+impl Chunk {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Chunk::Text(rows) => rows.len(),
+            Chunk::Copy { rows, .. } => rows.len(),
+        }
+    }
+
+    /// The last row, as text.
+    pub(crate) fn last(&self) -> Option<&TextRow> {
+        match self {
+            Chunk::Text(rows) => rows.last(),
+            Chunk::Copy { last, .. } => Some(last),
+        }
+    }
+
+    /// Every row as transfer text (a [`Chunk::Copy`]'s converted now: it is written another
+    /// way than by `COPY`).
+    ///
+    /// # Errors
+    /// [`DataError::Sql`] for a value that cannot be read as text.
+    pub(crate) fn texts(&self, t: &ResolvedTable) -> Result<Cow<'_, [TextRow]>, DataError> {
+        match self {
+            Chunk::Text(rows) => Ok(Cow::Borrowed(rows)),
+            Chunk::Copy { rows, .. } => Ok(Cow::Owned(my_texts(t, rows)?)),
+        }
+    }
+}
+
+fn my_texts(t: &ResolvedTable, rows: &[MySqlRow]) -> Result<Vec<TextRow>, DataError> {
+    rows.iter()
+        .map(|r| myread::texts(r, r.len()))
+        .collect::<Result<_, _>>()
+        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
+}
+
+/// [`read_chunk`] for a `COPY` straight into a PostgreSQL table every column of which takes
+/// binary format (`wires`, in `t.columns` order). From MariaDB/MySQL the rows are encoded here,
+/// from their binary-protocol values, so the encoding runs while the previous chunk is written
+/// and without a `String` per value; a chunk with a value [`myread::copy`] does not take, and
+/// every other engine's, comes as [`Chunk::Text`].
+///
+/// # Errors
+/// [`DataError::Sql`] from the source.
+pub(crate) async fn read_chunk_for_copy(
+    source: &Db,
+    t: &ResolvedTable,
+    range: &KeyRange,
+    limit: u64,
+    wires: &[Wire],
+) -> Result<Chunk, DataError> {
+    let Db::MySql(pool) = source else {
+        return read_chunk(source, t, range, limit).await.map(Chunk::Text);
+    };
+    let (sql, params) = chunk_sql(source, t, range, limit, false);
+    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
+        .fetch_all(pool)
+        .await
+        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))?;
+    let Some(last) = rows.last() else { return Ok(Chunk::Text(Vec::new())) };
+    match myread::copy(&rows, wires) {
+        Some(data) => {
+            let last = myread::texts(last, last.len())
+                .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))?;
+            Ok(Chunk::Copy { rows, data, last })
+        }
+        None => my_texts(t, &rows).map(Chunk::Text),
+    }
 }
 
 /// Like [`read_chunk`], as a locking read inside `tx`.

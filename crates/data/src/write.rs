@@ -29,18 +29,28 @@ const DELETE_BATCH: usize = 200;
 pub(crate) async fn write_chunk(
     target: &Db,
     t: &ResolvedTable,
-    rows: &[TextRow],
+    rows: Payload<'_>,
     checkpoint_sql: &str,
     checkpoint_params: &[Option<String>],
     direct: bool,
 ) -> Result<bool, DataError> {
     let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
     let mut tx = target.begin(false).await.map_err(err("begin"))?;
-    match &mut tx {
-        DbTx::Postgres(pg) if direct => {
+    match (&mut tx, rows) {
+        (DbTx::Postgres(pg), Payload::Rows(rows)) if direct => {
             copy_into(pg, t, &t.target_table, &column_list(target, t), rows).await?;
         }
-        _ => upsert_rows(&mut tx, target, t, rows).await?,
+        (DbTx::Postgres(pg), Payload::Copy(data)) if direct => {
+            copy_stream(pg, t, &t.target_table, &column_list(target, t), "binary", data).await?;
+        }
+        (_, Payload::Rows(rows)) => upsert_rows(&mut tx, target, t, rows).await?,
+        (_, Payload::Copy(_)) => {
+            return Err(DataError::Mapping {
+                table: t.name.clone(),
+                message: "a binary COPY stream can only be copied straight into PostgreSQL"
+                    .to_owned(),
+            });
+        }
     }
     let matched = tx
         .execute(checkpoint_sql, checkpoint_params)
@@ -48,6 +58,16 @@ pub(crate) async fn write_chunk(
         .map_err(err("advance the checkpoint"))?;
     tx.commit().await.map_err(err("commit"))?;
     Ok(matched > 0)
+}
+
+/// A chunk's rows for [`write_chunk`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    /// Transfer text, in `t.columns` order.
+    Rows(&'a [TextRow]),
+    /// The rows already encoded as a binary `COPY` stream (see [`crate::myread::copy`]): only
+    /// for a `direct` copy into PostgreSQL.
+    Copy(&'a [u8]),
 }
 
 /// Upsert `rows` (transfer text, in `t.columns` order) inside `tx`, under the conflict rule.
@@ -101,17 +121,29 @@ async fn copy_into(
     cols: &str,
     rows: &[TextRow],
 ) -> Result<(), DataError> {
-    let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
     let wires: Option<Vec<Wire>> = t.columns.iter().map(|c| c.copy).collect();
     let (format, data) = match wires.and_then(|w| pgcopy::encode(rows, &w)) {
         Some(data) => ("binary", data),
         None => ("text", copy_text(t, rows)),
     };
+    copy_stream(tx, t, table, cols, format, &data).await
+}
+
+/// `COPY table (cols) FROM STDIN` of a whole stream in `format` (`binary` or `text`).
+async fn copy_stream(
+    tx: &mut sqlx::PgConnection,
+    t: &ResolvedTable,
+    table: &str,
+    cols: &str,
+    format: &str,
+    data: &[u8],
+) -> Result<(), DataError> {
+    let err = |doing: &str| DataError::sql(Side::Target, format!("{doing} ({})", t.name));
     let mut copy = tx
         .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN WITH (FORMAT {format})"))
         .await
         .map_err(err("start COPY"))?;
-    copy.send(data.as_slice()).await.map_err(err("COPY"))?;
+    copy.send(data).await.map_err(err("COPY"))?;
     copy.finish().await.map_err(err("finish COPY"))?;
     Ok(())
 }

@@ -9,14 +9,16 @@
 
 use super::{BackfillOptions, Progress};
 use crate::checkpoint::{self, Checkpoint};
-use crate::db::{Db, TextRow, is_retryable};
+use crate::db::{Db, is_retryable};
 use crate::error::{DataError, Side};
 use crate::keyset::{Key, KeyRange, Query, order_by};
+use crate::pgcopy::Wire;
 use crate::rate::RateLimit;
-use crate::read;
+use crate::read::{self, Chunk};
 use crate::resolve::ResolvedTable;
 use crate::throttle::Gate;
-use crate::write;
+use crate::write::{self, Payload};
+use ficus_model::mapping::Engine;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -45,6 +47,12 @@ pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), Da
         return run_locked(s, cp).await;
     }
     let advance = checkpoint::advance_sql(s.target, s.t);
+    // Every target column's binary COPY encoding, when the target is PostgreSQL and has one
+    // for each: chunks read for a direct copy then come encoded (see `read::Chunk`).
+    let wires: Option<Vec<Wire>> = match s.target.engine() {
+        Engine::Postgres => s.t.columns.iter().map(|c| c.copy).collect(),
+        _ => None,
+    };
     let (mut rows_done, mut chunks) = (0, 0);
     let mut cp = cp;
     // Starts again from the checkpoint whenever it moved under this run.
@@ -55,7 +63,7 @@ pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), Da
         // Straight COPY into the table while the rest of this worker's range is empty in
         // the target; a conflict turns it off for the worker.
         let mut direct = target_range_empty(s.target, s.t, &range).await?;
-        let mut rows = read(s, &range).await?;
+        let mut rows = read(s, &range, wires.as_deref().filter(|_| direct)).await?;
         loop {
             let n = rows.len() as u64;
             let Some(last) = rows.last().map(|r| read::key_of(s.t, r)).transpose()? else {
@@ -88,11 +96,14 @@ pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), Da
                 finished,
             );
             let next = KeyRange { lo: Some(last.clone()), hi: range.hi.clone() };
+            // Read for a direct copy while this chunk's is direct too (a conflict in its write
+            // turns the copy into upserts; the next chunk is then turned into text).
+            let copy = wires.as_deref().filter(|_| direct);
             let written = write(s, &rows, &advance, &params, &mut direct);
             let (advanced, next_rows) = if finished {
                 (written.await?, None)
             } else {
-                let (w, r) = tokio::join!(written, read(s, &next));
+                let (w, r) = tokio::join!(written, read(s, &next, copy));
                 (w?, Some(r?))
             };
             if !advanced {
@@ -131,14 +142,23 @@ async fn moved(s: &Shared<'_>, worker: usize) -> Result<Checkpoint, DataError> {
 }
 
 /// Read the chunk after `range.lo`, within the rate limit and throttle, retrying transient
-/// failures.
-async fn read(s: &Shared<'_>, range: &KeyRange) -> Result<Vec<TextRow>, DataError> {
+/// failures; encoded for a binary `COPY` where it can be when `copy` holds the target's wires
+/// (see [`read::read_chunk_for_copy`]).
+async fn read(s: &Shared<'_>, range: &KeyRange, copy: Option<&[Wire]>) -> Result<Chunk, DataError> {
     s.rate.acquire(s.opts.chunk_rows).await;
     let waits = s.gate.wait(s.source).await?;
     s.progress.throttle_waits.fetch_add(waits, Ordering::Relaxed);
     let mut attempt = 1;
     loop {
-        match read::read_chunk(s.source, s.t, range, s.opts.chunk_rows).await {
+        let chunk = match copy {
+            Some(wires) => {
+                read::read_chunk_for_copy(s.source, s.t, range, s.opts.chunk_rows, wires).await
+            }
+            None => {
+                read::read_chunk(s.source, s.t, range, s.opts.chunk_rows).await.map(Chunk::Text)
+            }
+        };
+        match chunk {
             Err(DataError::Sql { source: e, .. })
                 if attempt < CHUNK_ATTEMPTS && is_retryable(&e) =>
             {
@@ -154,7 +174,7 @@ async fn read(s: &Shared<'_>, range: &KeyRange) -> Result<Vec<TextRow>, DataErro
 /// `direct` mode turns `direct` off and writes the chunk again by upsert.
 async fn write(
     s: &Shared<'_>,
-    rows: &[TextRow],
+    rows: &Chunk,
     advance: &str,
     params: &[Option<String>],
     direct: &mut bool,
@@ -162,9 +182,18 @@ async fn write(
     if let Some(d) = s.opts.write_delay {
         tokio::time::sleep(d).await;
     }
+    // The rows as text, converted once if an encoded chunk has to be upserted.
+    let mut texts: Option<std::borrow::Cow<'_, [crate::db::TextRow]>> = None;
     let mut attempt = 1;
     loop {
-        match write::write_chunk(s.target, s.t, rows, advance, params, *direct).await {
+        let payload = match rows {
+            Chunk::Copy { data, .. } if *direct => Payload::Copy(data),
+            _ => Payload::Rows(match texts {
+                Some(ref t) => t,
+                None => texts.insert(rows.texts(s.t)?),
+            }),
+        };
+        match write::write_chunk(s.target, s.t, payload, advance, params, *direct).await {
             Err(DataError::Sql { source: e, .. }) if *direct && is_unique_violation(&e) => {
                 tracing::debug!(table = %s.t.name, "target rows appeared in the range: upserting");
                 *direct = false;
@@ -258,7 +287,8 @@ async fn copy_locked(
     if let Some(d) = s.opts.write_delay {
         tokio::time::sleep(d).await;
     }
-    let advanced = write::write_chunk(s.target, s.t, &rows, advance, &params, false).await?;
+    let advanced =
+        write::write_chunk(s.target, s.t, Payload::Rows(&rows), advance, &params, false).await?;
     // Only releases the share locks: the transaction wrote nothing.
     tx.commit().await.map_err(DataError::sql(Side::Source, "release the chunk's rows"))?;
     Ok((advanced, Some((n, last))))

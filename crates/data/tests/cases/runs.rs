@@ -41,6 +41,45 @@ async fn two_runs_of_one_backfill_count_every_row_once() {
     my.drop().await;
 }
 
+/// A row that appears in the target's range while the backfill copies straight into it: the
+/// chunk read ahead from MariaDB already encoded for a binary `COPY` fails with a unique
+/// violation, and is then upserted from its rows as text under the conflict rule. The newer
+/// target row stays; every other row lands, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_appearing_during_a_direct_copy_turns_the_chunk_into_upserts() {
+    let (my, pg, tables) = items_pair(80).await;
+    let slow =
+        BackfillOptions { write_delay: Some(Duration::from_millis(300)), ..plain_backfill(10, 1) };
+    let progress = Progress::default();
+    let run = backfill(&my.db, &pg.db, &tables, &slow, &progress);
+    let appear = async {
+        // While the first chunk's write waits: a newer version of a row of the third chunk
+        // (eu 21-30), as the new service would write it.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        pg.exec(
+            "INSERT INTO {schema}.items VALUES \
+             ('eu', 25, 'newer', 'n', 1, '2030-01-01 00:00:00', '2030-01-01 00:00:00')",
+        )
+        .await;
+    };
+    let (copied, ()) = tokio::join!(run, appear);
+    copied.unwrap();
+    let s = &pg.name;
+    let sql = format!("SELECT name FROM {s}.items WHERE region = 'eu' AND id = 25");
+    assert_eq!(scalar(&pg.db, &sql).await.as_deref(), Some("newer"), "the newer row stays");
+    let sql = format!("SELECT CAST(count(*) AS text) FROM {s}.items");
+    assert_eq!(scalar(&pg.db, &sql).await.as_deref(), Some("80"));
+    let sql = format!(
+        "SELECT CAST(SUM(rows_copied) AS text) FROM {s}.ficus_checkpoint WHERE domain = 'd'"
+    );
+    assert_eq!(scalar(&pg.db, &sql).await.as_deref(), Some("80"), "every row counted once");
+    let v = verify(&my.db, &pg.db, &tables, &quick_verify()).await.unwrap();
+    let keys: Vec<Vec<String>> = v.tables[0].differences.iter().map(|d| d.key.clone()).collect();
+    assert_eq!(keys, vec![vec!["eu".to_owned(), "25".to_owned()]], "{}", v.to_text());
+    pg.drop().await;
+    my.drop().await;
+}
+
 /// Four workers on a single integer key: the key space is cut into more ranges than workers
 /// (one per four chunks), the workers take them in key order, and PostgreSQL's heap comes out
 /// in nearly key order. With one range per worker, four concurrent `COPY`s interleaved four
