@@ -104,10 +104,13 @@ pub(crate) fn copy(rows: &[MySqlRow], wires: &[Wire]) -> Option<Vec<u8>> {
         Some(r) => r.columns().iter().map(|c| Kind::of(c.type_info().name())).collect(),
         None => Vec::new(),
     };
+    if !rows.is_empty() && kinds.len() != wires.len() {
+        return None;
+    }
     let fields = i16::try_from(wires.len()).ok()?;
     let mut out = pgcopy::start(rows.len(), wires.len());
     for row in rows {
-        if row.len() != wires.len() || kinds.len() != wires.len() {
+        if row.len() != wires.len() {
             return None;
         }
         out.extend_from_slice(&fields.to_be_bytes());
