@@ -1,6 +1,7 @@
 //! Reads source rows as transfer text, in `ResolvedTable::columns` order: a keyset chunk (the
-//! backfill), or the rows with given keys (change capture and repair). Both use one select list,
-//! so every path writes a row through the same mapping and transforms.
+//! backfill; from MariaDB/MySQL into PostgreSQL also already encoded for a binary `COPY`), or
+//! the rows with given keys (change capture and repair). All use one select list, so every path
+//! writes a row through the same mapping and transforms.
 
 use crate::db::{Db, DbTx, TextRow, bind_all};
 use crate::error::{DataError, Side};
@@ -69,10 +70,7 @@ pub(crate) async fn read_chunk(
     limit: u64,
 ) -> Result<Vec<TextRow>, DataError> {
     let (sql, params) = chunk_sql(source, t, range, limit, false);
-    source
-        .fetch_texts(&sql, &params)
-        .await
-        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
+    source.fetch_texts(&sql, &params).await.map_err(chunk_err(t))
 }
 
 /// A chunk of source rows, as the backfill's writer takes them.
@@ -114,10 +112,12 @@ impl Chunk {
 }
 
 fn my_texts(t: &ResolvedTable, rows: &[MySqlRow]) -> Result<Vec<TextRow>, DataError> {
-    rows.iter()
-        .map(|r| myread::texts(r, r.len()))
-        .collect::<Result<_, _>>()
-        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
+    rows.iter().map(|r| myread::texts(r, r.len())).collect::<Result<_, _>>().map_err(chunk_err(t))
+}
+
+/// The error of reading a chunk of `t`.
+fn chunk_err(t: &ResolvedTable) -> impl FnOnce(sqlx::Error) -> DataError {
+    DataError::sql(Side::Source, format!("read a chunk of {}", t.name))
 }
 
 /// [`read_chunk`] for a `COPY` straight into a PostgreSQL table every column of which takes
@@ -142,12 +142,11 @@ pub(crate) async fn read_chunk_for_copy(
     let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &params)
         .fetch_all(pool)
         .await
-        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))?;
+        .map_err(chunk_err(t))?;
     let Some(last) = rows.last() else { return Ok(Chunk::Text(Vec::new())) };
     match myread::copy(&rows, wires) {
         Some(data) => {
-            let last = myread::texts(last, last.len())
-                .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))?;
+            let last = myread::texts(last, last.len()).map_err(chunk_err(t))?;
             Ok(Chunk::Copy { rows, data, last })
         }
         None => my_texts(t, &rows).map(Chunk::Text),
@@ -166,9 +165,7 @@ pub(crate) async fn read_chunk_locked(
     limit: u64,
 ) -> Result<Vec<TextRow>, DataError> {
     let (sql, params) = chunk_sql(source, t, range, limit, true);
-    tx.fetch_texts(&sql, &params)
-        .await
-        .map_err(DataError::sql(Side::Source, format!("read a chunk of {}", t.name)))
+    tx.fetch_texts(&sql, &params).await.map_err(chunk_err(t))
 }
 
 /// The source rows (after the filter) whose keys are among `keys` (transfer text, key order),

@@ -9,7 +9,7 @@
 
 use super::{BackfillOptions, Progress};
 use crate::checkpoint::{self, Checkpoint};
-use crate::db::{Db, is_retryable};
+use crate::db::{Db, TextRow, is_retryable};
 use crate::error::{DataError, Side};
 use crate::keyset::{Key, KeyRange, Query, order_by};
 use crate::pgcopy::Wire;
@@ -19,6 +19,7 @@ use crate::resolve::ResolvedTable;
 use crate::throttle::Gate;
 use crate::write::{self, Payload};
 use ficus_model::mapping::Engine;
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -183,7 +184,7 @@ async fn write(
         tokio::time::sleep(d).await;
     }
     // The rows as text, converted once if an encoded chunk has to be upserted.
-    let mut texts: Option<std::borrow::Cow<'_, [crate::db::TextRow]>> = None;
+    let mut texts: Option<Cow<'_, [TextRow]>> = None;
     let mut attempt = 1;
     loop {
         let payload = match rows {
