@@ -79,6 +79,12 @@ pub struct ResolvedTable {
 }
 
 impl ResolvedTable {
+    /// Every target column's binary `COPY` encoding, in column order; `None` when a column has
+    /// none (the table is then copied in text format).
+    pub(crate) fn copy_wires(&self) -> Option<Vec<crate::pgcopy::Wire>> {
+        self.columns.iter().map(|c| c.copy).collect()
+    }
+
     /// The target key columns as (quoted name, class).
     pub fn target_key(&self, target: &Db) -> Vec<(String, Class)> {
         let d = target.dialect();

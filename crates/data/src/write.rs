@@ -9,7 +9,7 @@
 use crate::db::{Db, DbTx, TextRow};
 use crate::error::{DataError, Side};
 use crate::keyset::{Key, Query};
-use crate::pgcopy::{self, Wire};
+use crate::pgcopy;
 use crate::resolve::ResolvedTable;
 use crate::types::Class;
 use md5::{Digest, Md5};
@@ -121,8 +121,7 @@ async fn copy_into(
     cols: &str,
     rows: &[TextRow],
 ) -> Result<(), DataError> {
-    let wires: Option<Vec<Wire>> = t.columns.iter().map(|c| c.copy).collect();
-    let (format, data) = match wires.and_then(|w| pgcopy::encode(rows, &w)) {
+    let (format, data) = match t.copy_wires().and_then(|w| pgcopy::encode(rows, &w)) {
         Some(data) => ("binary", data),
         None => ("text", copy_text(t, rows)),
     };

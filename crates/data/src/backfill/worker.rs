@@ -51,7 +51,7 @@ pub(super) async fn run(s: &Shared<'_>, cp: Checkpoint) -> Result<(u64, u64), Da
     // Every target column's binary COPY encoding, when the target is PostgreSQL and has one
     // for each: chunks read for a direct copy then come encoded (see `read::Chunk`).
     let wires: Option<Vec<Wire>> = match s.target.engine() {
-        Engine::Postgres => s.t.columns.iter().map(|c| c.copy).collect(),
+        Engine::Postgres => s.t.copy_wires(),
         _ => None,
     };
     let (mut rows_done, mut chunks) = (0, 0);
